@@ -1,0 +1,240 @@
+import CSlabSupport
+import Glibc
+import Synchronization
+
+/// A cache of equal-sized objects on slabs of pages: allocation, free, bulk
+/// operations, reclaim, vacate and shrink. See Slab.swift for the design.
+public final class SlabCache: @unchecked Sendable {
+    public let configuration: Configuration
+    let callbacks: Callbacks
+
+    let lists: Mutex<SlabLists>
+    /// One maintenance pass (reclaim, vacate, shrink, drain) at a time.
+    let maintenance = Mutex(())
+    /// Every ThreadCache ever made for this cache (live and orphaned).
+    let threadCaches = Mutex([ThreadCache]())
+
+    // Copied out of the configuration for the fast path.
+    let regionBase: UnsafeMutableRawPointer
+    let regionBytes: Int
+    let threadCacheCapacity: Int
+    /// This cache's index in every thread's ThreadTable, and the serial that
+    /// tells it from a dead cache that had the same index.
+    let slot: Int
+    let cacheSerial: UInt64
+
+    public init(_ configuration: Configuration, callbacks: Callbacks = Callbacks()) throws(SlabError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.callbacks = callbacks
+        let lists = try SlabLists(configuration)
+        regionBase = lists.region.base
+        regionBytes = lists.region.byteCount
+        self.lists = Mutex(lists)
+        threadCacheCapacity = cacheRegistry.threadCachesAvailable ? configuration.threadCacheCapacity : 0
+        (slot, cacheSerial) = cacheRegistry.reserve()
+        cacheRegistry.bind(slot: slot, to: self)
+    }
+
+    deinit {
+        cacheRegistry.unregister(slot: slot)
+        threadCaches.withLock { caches in
+            for cache in caches { cache.deallocate() }
+        }
+    }
+
+    // MARK: Allocation
+
+    /// One object, or nil when the reserved range is exhausted. In a
+    /// reclaimable cache its count is 0: set it before publishing.
+    public func allocate() -> UnsafeMutableRawPointer? {
+        if let cache = currentThreadCache(), let object = cache.pop() { return object }
+        return allocateSlow()
+    }
+
+    func allocateSlow() -> UnsafeMutableRawPointer? {
+        if threadCacheCapacity > 0 {
+            let cache = currentThreadCache() ?? attachThreadCache()
+            if cache.enter() {
+                defer { cache.leave() }
+                let n = cache.count.pointee.load(ordering: .relaxed)
+                let want = max(1, threadCacheCapacity / 2)
+                let given = lists.withLock {
+                    $0.take(into: UnsafeMutableBufferPointer(start: cache.slots + n, count: want))
+                }
+                guard given > 0 else { return nil }
+                let object = cache.slots[n + given - 1]
+                cache.count.pointee.store(n + given - 1, ordering: .relaxed)
+                ThreadCache.increment(cache.allocations)
+                return object
+            }
+        }
+        var object: UnsafeMutableRawPointer?
+        lists.withLock { lists in
+            var slot = UnsafeMutableRawPointer(bitPattern: 1)!
+            let taken = withUnsafeMutablePointer(to: &slot) {
+                lists.take(into: UnsafeMutableBufferPointer(start: $0, count: 1))
+            }
+            if taken == 1 {
+                lists.bump(.allocations)
+                object = slot
+            }
+        }
+        return object
+    }
+
+    /// Fills the whole buffer or nothing (seed 002's kmem_cache_alloc_array):
+    /// returns false, with no object taken, if the cache cannot give them all.
+    public func allocate(bulk buffer: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>) -> Bool {
+        guard !buffer.isEmpty else { return true }
+        var given = 0
+        // The thread cache first; the lists for the rest, under one lock.
+        if let cache = currentThreadCache(), cache.enter() {
+            let n = cache.count.pointee.load(ordering: .relaxed)
+            let fromCache = min(n, buffer.count)
+            for i in 0..<fromCache { buffer[i] = cache.slots[n - 1 - i] }
+            cache.count.pointee.store(n - fromCache, ordering: .relaxed)
+            ThreadCache.increment(cache.allocations, by: UInt64(fromCache))
+            cache.leave()
+            given = fromCache
+        }
+        let complete = lists.withLock { lists in
+            let rest = UnsafeMutableBufferPointer(rebasing: buffer[given...])
+            let taken = lists.take(into: rest)
+            lists.bump(.allocations, by: taken)
+            if taken < rest.count {
+                for i in 0..<(given + taken) { lists.give(back: buffer[i]) }
+                lists.bump(.frees, by: given + taken)
+                return false
+            }
+            return true
+        }
+        return complete
+    }
+
+    /// Allocates `count` objects, all or none.
+    public func allocate(bulk count: Int) -> [UnsafeMutableRawPointer]? {
+        var objects = [UnsafeMutableRawPointer](repeating: regionBase, count: count)
+        let ok = objects.withUnsafeMutableBufferPointer { allocate(bulk: $0) }
+        return ok ? objects : nil
+    }
+
+    // MARK: Free
+
+    /// Returns an object. In a reclaimable cache the caller owns it
+    /// exclusively: it won `tryFreeze`, or never published it.
+    public func free(_ object: UnsafeMutableRawPointer) {
+        let offset = object - regionBase
+        precondition(offset >= 0 && offset < regionBytes,
+                     "SlabCache(\(configuration.name)).free: \(object) is not from this cache")
+        if configuration.reclaimable { ObjectReference(object).setCount(0) }
+        if let cache = currentThreadCache(), cache.push(object, capacity: threadCacheCapacity) { return }
+        freeSlow(object)
+    }
+
+    func freeSlow(_ object: UnsafeMutableRawPointer) {
+        if threadCacheCapacity > 0 {
+            let cache = currentThreadCache() ?? attachThreadCache()
+            if cache.enter() {
+                defer { cache.leave() }
+                // Full: hand the older half back to the slabs, keep the rest.
+                let n = cache.count.pointee.load(ordering: .relaxed)
+                let flush = n / 2
+                lists.withLock { lists in
+                    for i in 0..<flush { lists.give(back: cache.slots[i]) }
+                }
+                (cache.slots).update(from: cache.slots + flush, count: n - flush)
+                cache.slots[n - flush] = object
+                cache.count.pointee.store(n - flush + 1, ordering: .relaxed)
+                ThreadCache.increment(cache.frees)
+                return
+            }
+        }
+        lists.withLock { lists in
+            lists.give(back: object)
+            lists.bump(.frees)
+        }
+    }
+
+    /// Returns many objects under one lock (seed 002's kmem_cache_free_array).
+    public func free(bulk objects: UnsafeBufferPointer<UnsafeMutableRawPointer>) {
+        for object in objects {
+            let offset = object - regionBase
+            precondition(offset >= 0 && offset < regionBytes,
+                         "SlabCache(\(configuration.name)).free: \(object) is not from this cache")
+        }
+        lists.withLock { lists in
+            for object in objects { lists.give(back: object) }
+            lists.bump(.frees, by: objects.count)
+        }
+    }
+
+    public func free(bulk objects: [UnsafeMutableRawPointer]) {
+        objects.withUnsafeBufferPointer { free(bulk: $0) }
+    }
+
+    // MARK: Thread caches
+
+    func currentThreadCache() -> ThreadCache? {
+        guard threadCacheCapacity > 0, let raw = slab_thread_table_get() else { return nil }
+        let table = ThreadTable(raw: raw)
+        guard slot < table.capacity, table.serial(at: slot) == cacheSerial else { return nil }
+        return table.cache(at: slot)
+    }
+
+    /// Gives the calling thread a cache of its own: an orphaned one if a
+    /// thread that used this cache has exited, else a new one.
+    func attachThreadCache() -> ThreadCache {
+        let cache = threadCaches.withLock { caches in
+            if let orphan = caches.first(where: { $0.orphaned.pointee }) {
+                orphan.orphaned.pointee = false
+                return orphan
+            }
+            let cache = ThreadCache.allocate(capacity: threadCacheCapacity)
+            caches.append(cache)
+            return cache
+        }
+        ThreadTable.current(holding: slot).set(slot: slot, serial: cacheSerial, cache: cache)
+        return cache
+    }
+
+    /// The owner thread is exiting: its objects go back to the slabs and the
+    /// ThreadCache waits for adoption.
+    func threadExited(_ cache: ThreadCache) {
+        maintenance.withLock { _ in
+            let n = cache.count.pointee.load(ordering: .relaxed)
+            lists.withLock { lists in
+                for i in 0..<n { lists.give(back: cache.slots[i]) }
+            }
+            cache.count.pointee.store(0, ordering: .relaxed)
+            threadCaches.withLock { _ in cache.orphaned.pointee = true }
+        }
+    }
+
+    /// Takes every object out of every thread's cache (caller holds
+    /// `maintenance`). After this, the lists know every free slot.
+    func drainThreadCaches() {
+        let caches = threadCaches.withLock { $0 }
+        guard !caches.isEmpty else { return }
+        for cache in caches { cache.steal.pointee.store(1, ordering: .relaxed) }
+        let rc = slab_membarrier()
+        precondition(rc == 0, "membarrier failed after registering: \(rc)")
+        var objects: [UnsafeMutableRawPointer] = []
+        for cache in caches {
+            while cache.active.pointee.load(ordering: .acquiring) != 0 { sched_yield() }
+            let n = cache.count.pointee.load(ordering: .relaxed)
+            objects.append(contentsOf: UnsafeBufferPointer(start: cache.slots, count: n))
+            cache.count.pointee.store(0, ordering: .relaxed)
+        }
+        lists.withLock { lists in
+            for object in objects { lists.give(back: object) }
+            lists.bump(.threadCacheDrains)
+        }
+        for cache in caches { cache.steal.pointee.store(0, ordering: .releasing) }
+    }
+
+    /// Empties every thread's cache into the slabs now.
+    public func drain() {
+        maintenance.withLock { _ in drainThreadCaches() }
+    }
+}
