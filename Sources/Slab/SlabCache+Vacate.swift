@@ -55,26 +55,31 @@ extension SlabCache {
     public func vacate(slab: Int) -> VacateResult {
         maintenance.withLock { _ in
             drainThreadCaches()
-            return vacateLocked(Int32(slab), destinationsNoSparserThanSource: false)
+            return vacateLocked(Int32(slab), destinationsNoSparserThanSource: false) ?? VacateResult()
         }
     }
 
-    /// Sorts nothing (the partial list is kept sorted by fill), gives back
-    /// every kept-back empty slab, then vacates partial slabs filled below
-    /// `configuration.shrinkFillRatio`, sparsest first, into fuller ones.
+    /// Gives back every kept-back empty slab, then compacts: the sparsest
+    /// partial slab filled below `configuration.shrinkFillRatio` is vacated
+    /// into the fullest ones, again and again, while the slabs at least as full
+    /// have room for all of its objects. Objects move rather than being freed
+    /// whenever there is room (the partial lists are kept sorted by fill, so
+    /// there is nothing to sort first).
     public func shrink() -> ShrinkResult {
         maintenance.withLock { _ in
             drainThreadCaches()
             let pagesPerSlab = configuration.slabSize / systemPageSize
             var result = ShrinkResult()
-            let candidates: [Int32] = lists.withLock { lists in
+            let limit: Int32 = lists.withLock { lists in
                 lists.bump(.shrinks)
                 result.emptySlabsReleased = lists.releaseEmptySlabs()
-                let limit = Int32((configuration.shrinkFillRatio * Double(lists.objectsPerSlab)).rounded(.up))
-                return lists.partialSlabsSparsestFirst(below: limit)
+                return Int32((configuration.shrinkFillRatio * Double(lists.objectsPerSlab)).rounded(.up))
             }
-            for slab in candidates {
-                let vacated = vacateLocked(slab, destinationsNoSparserThanSource: true)
+            var tried = Set<Int32>()
+            while let slab = lists.withLock({ $0.compactionSource(below: limit, skipping: tried) }) {
+                tried.insert(slab)
+                guard let vacated = vacateLocked(slab, destinationsNoSparserThanSource: true,
+                                                 onlyIfBelow: limit) else { continue }
                 result.slabsVacated += 1
                 result.moved += vacated.moved
                 result.freed += vacated.freed
@@ -89,10 +94,13 @@ extension SlabCache {
     /// Vacates one slab; the caller holds `maintenance` and has drained the
     /// thread caches. With `destinationsNoSparserThanSource`, objects move
     /// only into slabs at least as full as this one (so density rises).
-    func vacateLocked(_ slab: Int32, destinationsNoSparserThanSource: Bool) -> VacateResult {
+    /// Returns nil, doing nothing, if the slab is not in use or holds
+    /// `onlyIfBelow` objects or more.
+    func vacateLocked(_ slab: Int32, destinationsNoSparserThanSource: Bool,
+                      onlyIfBelow limit: Int32 = .max) -> VacateResult? {
         var result = VacateResult()
         let isolated: (objects: [UnsafeMutableRawPointer], inUse: Int32)? = lists.withLock { lists in
-            guard slab >= 0, slab < lists.highWater else { return nil }
+            guard slab >= 0, slab < lists.highWater, lists.descriptors[Int(slab)].inUse < limit else { return nil }
             lists.bump(.vacates)
             switch lists.descriptors[Int(slab)].kind {
             case .full, .partial:
@@ -105,7 +113,7 @@ extension SlabCache {
                 return nil
             }
         }
-        guard let isolated else { return result }
+        guard let isolated else { return nil }
         let floor = destinationsNoSparserThanSource ? isolated.inUse : 1
 
         var leaving: [UnsafeMutableRawPointer] = []

@@ -412,6 +412,27 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
         return order
     }
 
+    /// The sparsest partial slab below `limit` objects whose objects all fit
+    /// in the free slots of partial slabs at least as full; nil when none
+    /// does (a denser slab would fit even less).
+    func compactionSource(below limit: Int32, skipping tried: Set<Int32>) -> Int32? {
+        guard let source = partialSlabsSparsestFirst(below: limit).first(where: { !tried.contains($0) }) else {
+            return nil
+        }
+        let inUse = descriptors[Int(source)].inUse
+        var room = 0
+        var bucket = inUse
+        while bucket <= partialTop {
+            var slab = partialHeads[Int(bucket)]
+            while slab != SlabLists.none {
+                if slab != source { room += Int(objectsPerSlab - bucket) }
+                slab = descriptors[Int(slab)].next
+            }
+            bucket += 1
+        }
+        return room >= Int(inUse) ? source : nil
+    }
+
     /// Allocated slots of a slab, as addresses.
     func allocatedObjects(of slab: Int32) -> [UnsafeMutableRawPointer] {
         var objects: [UnsafeMutableRawPointer] = []

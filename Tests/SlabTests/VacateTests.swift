@@ -1,0 +1,100 @@
+import Slab
+import Testing
+
+@Suite("Vacate and shrink")
+struct VacateTests {
+    @Test("vacate moves live objects into a fuller slab and the page is freed")
+    func vacateMoves() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = fill(cache, table: table, count: 2 * perSlab)
+        // Free most of the second slab, a few of the first: room to move into.
+        for object in objects[(perSlab + 5)...] + objects[0..<10] { cache.free(table.remove(TestObject.id(object))!) }
+        let sparse = cache.location(of: objects[perSlab])!.slab
+        let result = cache.vacate(slab: sparse)
+        #expect(result.emptied)
+        #expect(result.moved == 5)
+        #expect(result.refused.isEmpty)
+        for id in UInt64(perSlab + 1)...UInt64(perSlab + 5) {
+            let object = try #require(table.acquire(id))
+            #expect(TestObject.isIntact(object, id: id))
+            #expect(cache.location(of: object)!.slab != sparse)
+            ObjectReference(object).release()
+        }
+        #expect(cache.statistics().totalSlabs == 1)
+        #expect(cache.statistics()[.moves] == 5)
+        cache._checkInvariants()
+    }
+
+    @Test("vacate reports the objects whose holders refuse, and keeps them intact")
+    func vacateRefusals() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = fill(cache, table: table, count: 2 * perSlab)
+        for object in objects[(perSlab + 4)...] + objects[0..<10] { cache.free(table.remove(TestObject.id(object))!) }
+        let held = try #require(table.acquire(UInt64(perSlab + 2)))
+        let result = cache.vacate(slabContaining: held)
+        #expect(!result.emptied)
+        #expect(result.refused == [held])
+        #expect(result.moved == 3)
+        #expect(TestObject.isIntact(held, id: UInt64(perSlab + 2)))
+        #expect(ObjectReference(held).count == 2)
+        cache._checkInvariants()
+    }
+
+    @Test("without a destination, vacate frees unused objects through kick")
+    func vacateFreesWithoutRoom() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
+        let objects = fill(cache, table: table, count: 5)
+        let result = cache.vacate(slabContaining: objects[0])
+        #expect(result.emptied)
+        #expect(result.freed == 5)
+        #expect(table.count == 0)
+        cache._checkInvariants()
+    }
+
+    @Test("without mobility, vacate frees unused objects and refuses ones in use")
+    func vacateWithoutMobility() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(callbacks: table.callbacks(movable: false))
+        let objects = fill(cache, table: table, count: 5)
+        _ = table.acquire(3)
+        let result = cache.vacate(slabContaining: objects[0])
+        #expect(!result.emptied)
+        #expect(result.freed == 4)
+        #expect(result.refused == [objects[2]])
+        cache._checkInvariants()
+    }
+
+    @Test("shrink vacates slabs filled below the ratio into dense ones and releases empty slabs")
+    func shrinkDefragments() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 2; $0.shrinkFillRatio = 0.3 },
+                                  callbacks: table.callbacks(movable: true))
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = fill(cache, table: table, count: 10 * perSlab)
+        // Every slab keeps every tenth object: 10% full.
+        for (i, object) in objects.enumerated() where i % 10 != 0 {
+            cache.free(table.remove(TestObject.id(object))!)
+        }
+        let live = table.count
+        let before = cache.statistics()
+        #expect(before.totalSlabs == 10)
+        let result = cache.shrink()
+        let after = cache.statistics()
+        #expect(table.count == live)
+        #expect(result.moved + result.freed > 0)
+        #expect(result.freed == 0)
+        #expect(after.totalSlabs <= (live + perSlab - 1) / perSlab + 1)
+        #expect(after.utilization > before.utilization * 3)
+        for id in table.entries.withLock({ Array($0.keys) }) {
+            let object = try #require(table.acquire(id))
+            #expect(TestObject.isIntact(object, id: id))
+            ObjectReference(object).release()
+        }
+        cache._checkInvariants()
+    }
+}
