@@ -85,31 +85,39 @@ public final class SlabCache: @unchecked Sendable {
 
     /// Fills the whole buffer or nothing (seed 002's kmem_cache_alloc_array):
     /// returns false, with no object taken, if the cache cannot give them all.
+    /// A batch that fits the thread cache is served from it, refilled under
+    /// one lock when short; a larger batch takes the rest from the slabs.
     public func allocate(bulk buffer: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>) -> Bool {
         guard !buffer.isEmpty else { return true }
         var given = 0
-        // The thread cache first; the lists for the rest, under one lock.
-        if let cache = currentThreadCache(), cache.enter() {
-            let n = cache.count.pointee.load(ordering: .relaxed)
-            let fromCache = min(n, buffer.count)
-            for i in 0..<fromCache { buffer[i] = cache.slots[n - 1 - i] }
-            cache.count.pointee.store(n - fromCache, ordering: .relaxed)
-            ThreadCache.increment(cache.allocations, by: UInt64(fromCache))
-            cache.leave()
-            given = fromCache
+        if threadCacheCapacity > 0 {
+            let cache = currentThreadCache() ?? attachThreadCache()
+            if cache.enter() {
+                var n = cache.count.pointee.load(ordering: .relaxed)
+                if n < buffer.count && buffer.count <= threadCacheCapacity {
+                    n += lists.withLock {
+                        $0.take(into: UnsafeMutableBufferPointer(start: cache.slots + n, count: threadCacheCapacity - n))
+                    }
+                }
+                given = min(n, buffer.count)
+                for i in 0..<given { buffer[i] = cache.slots[n - 1 - i] }
+                cache.count.pointee.store(n - given, ordering: .relaxed)
+                ThreadCache.increment(cache.allocations, by: UInt64(given))
+                cache.leave()
+            }
         }
-        let complete = lists.withLock { lists in
+        guard given < buffer.count else { return true }
+        return lists.withLock { lists in
             let rest = UnsafeMutableBufferPointer(rebasing: buffer[given...])
             let taken = lists.take(into: rest)
             lists.bump(.allocations, by: taken)
-            if taken < rest.count {
-                for i in 0..<(given + taken) { lists.give(back: buffer[i]) }
+            guard taken == rest.count else {
+                lists.give(back: UnsafeBufferPointer(rebasing: buffer[..<(given + taken)]))
                 lists.bump(.frees, by: given + taken)
                 return false
             }
             return true
         }
-        return complete
     }
 
     /// Allocates `count` objects, all or none.
@@ -156,16 +164,31 @@ public final class SlabCache: @unchecked Sendable {
         }
     }
 
-    /// Returns many objects under one lock (seed 002's kmem_cache_free_array).
+    /// Returns many objects (seed 002's kmem_cache_free_array): into the
+    /// thread cache while it has room, the rest to the slabs under one lock.
     public func free(bulk objects: UnsafeBufferPointer<UnsafeMutableRawPointer>) {
         for object in objects {
             let offset = object - regionBase
             precondition(offset >= 0 && offset < regionBytes,
                          "SlabCache(\(configuration.name)).free: \(object) is not from this cache")
+            if configuration.reclaimable { ObjectReference(object).setCount(0) }
         }
+        var pushed = 0
+        if threadCacheCapacity > 0 {
+            let cache = currentThreadCache() ?? attachThreadCache()
+            if cache.enter() {
+                let n = cache.count.pointee.load(ordering: .relaxed)
+                pushed = min(threadCacheCapacity - n, objects.count)
+                (cache.slots + n).update(from: objects.baseAddress!, count: pushed)
+                cache.count.pointee.store(n + pushed, ordering: .relaxed)
+                ThreadCache.increment(cache.frees, by: UInt64(pushed))
+                cache.leave()
+            }
+        }
+        guard pushed < objects.count else { return }
         lists.withLock { lists in
-            for object in objects { lists.give(back: object) }
-            lists.bump(.frees, by: objects.count)
+            lists.give(back: UnsafeBufferPointer(rebasing: objects[pushed...]))
+            lists.bump(.frees, by: objects.count - pushed)
         }
     }
 

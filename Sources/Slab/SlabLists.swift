@@ -67,6 +67,8 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
     let emptyHead: UnsafeMutablePointer<Int32>
 
     let slabSize: Int
+    /// log2(slabSize): the slab of an offset is a shift, not a division.
+    let slabShift: Int
     let objectStride: Int
     let objectsPerSlab: Int32
     let slabCapacity: Int32
@@ -90,6 +92,7 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
 
     init(_ configuration: SlabCache.Configuration) throws(SlabError) {
         slabSize = configuration.slabSize
+        slabShift = configuration.slabSize.trailingZeroBitCount
         objectStride = configuration.objectStride
         objectsPerSlab = Int32(configuration.objectsPerSlab)
         slabCapacity = Int32(configuration.reservedBytes / configuration.slabSize)
@@ -135,10 +138,11 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
     func locate(_ object: UnsafeRawPointer) -> (slab: Int32, slot: Int32)? {
         let offset = object - UnsafeRawPointer(region.base)
         guard offset >= 0, offset < Int(highWater) * slabSize else { return nil }
-        let slab = offset / slabSize
-        let within = offset - slab * slabSize
-        guard within % objectStride == 0, within / objectStride < Int(objectsPerSlab) else { return nil }
-        return (Int32(slab), Int32(within / objectStride))
+        let slab = offset >> slabShift
+        let within = offset & (slabSize - 1)
+        let slot = within / objectStride
+        guard slot * objectStride == within, slot < Int(objectsPerSlab) else { return nil }
+        return (Int32(slab), Int32(slot))
     }
 
     func isAllocated(slab: Int32, slot: Int32) -> Bool {
@@ -233,23 +237,50 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
     /// allocated slot of this cache: freeing a foreign or freed pointer would
     /// otherwise corrupt the lists silently.
     mutating func give(back object: UnsafeMutableRawPointer) {
-        guard let (slab, slot) = locate(object) else {
+        guard let (slab, _) = locate(object) else {
             preconditionFailure("SlabCache.free: \(object) is not an object of this cache")
         }
+        if descriptors[Int(slab)].kind == .isolated {
+            giveBackToIsolated(object, slab: slab)
+        } else {
+            unlink(slab)
+            giveBackToIsolated(object, slab: slab)
+            place(slab)
+        }
+    }
+
+    /// Puts an object on its slab's free list; the slab is off every list.
+    private mutating func giveBackToIsolated(_ object: UnsafeMutableRawPointer, slab: Int32) {
+        let slot = Int32((object - slabBase(slab)) / objectStride)
         precondition(slot < descriptors[Int(slab)].carved && isAllocated(slab: slab, slot: slot),
                      "SlabCache.free: \(object) is not allocated (double free?)")
         setAllocated(slab: slab, slot: slot, false)
         clearCount(object)
         freeLink(object).pointee = descriptors[Int(slab)].freeHead
         descriptors[Int(slab)].freeHead = slot
+        descriptors[Int(slab)].inUse -= 1
         objectsInUse -= 1
-        if descriptors[Int(slab)].kind == .isolated {
-            descriptors[Int(slab)].inUse -= 1
-        } else {
-            unlink(slab)
-            descriptors[Int(slab)].inUse -= 1
-            place(slab)
+    }
+
+    /// Returns many objects; each slab changes lists once per run of its
+    /// objects rather than once per object.
+    mutating func give(back objects: UnsafeBufferPointer<UnsafeMutableRawPointer>) {
+        var current = SlabLists.none
+        var relink = false
+        for object in objects {
+            guard let (slab, _) = locate(object) else {
+                preconditionFailure("SlabCache.free: \(object) is not an object of this cache")
+            }
+            if slab != current {
+                if relink { place(current) }
+                current = slab
+                // A slab that maintenance isolated stays where it is.
+                relink = descriptors[Int(slab)].kind != .isolated
+                if relink { unlink(slab) }
+            }
+            giveBackToIsolated(object, slab: slab)
         }
+        if relink { place(current) }
     }
 
     // MARK: Choosing, placing and releasing slabs

@@ -1,1 +1,1 @@
-print("todo")
+SlabfsBench.main()
