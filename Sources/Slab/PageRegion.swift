@@ -1,10 +1,12 @@
 import Glibc
 
 /// A range of virtual memory reserved once and kept mapped until deinit.
+/// A class, not a noncopyable struct: TSan's instrumentation of borrows of a
+/// noncopyable field reports phantom writes at the address it holds.
 /// Pages are committed by touching them and handed back with MADV_DONTNEED,
 /// which drops them from RSS at once (MADV_FREE would not, seen on this
 /// machine) and makes them read as zeros afterwards.
-struct PageRegion: ~Copyable {
+final class PageRegion: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
 

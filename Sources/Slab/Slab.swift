@@ -43,7 +43,7 @@
 //   1. `maintenance` (per cache): one reclaim, vacate, shrink or thread-cache
 //      drain at a time; also taken by a thread's exit hook.
 //   2. a thread cache's `active` flag (not a lock: see ThreadCache.swift).
-//   3. `lists` (per cache, a Mutex): slab lists, descriptors, bitmaps,
+//   3. `lists` (per cache, a `Locked` pthread mutex): slab lists, descriptors, bitmaps,
 //      counters. Never held while calling a client callback.
 // Client callbacks (destructor, mobility get/kick) run with only `maintenance`
 // held; they may take their own locks (the owner's lookup-table buckets come

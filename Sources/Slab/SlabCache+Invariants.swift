@@ -6,7 +6,7 @@ extension SlabCache {
     /// Drains the thread caches, then describes every broken invariant.
     /// Empty means the cache is consistent.
     public func _invariantViolations() -> [String] {
-        maintenance.withLock { _ in
+        maintenance.withLock {
             drainThreadCaches()
             return lists.withLock { lists in
                 var problems = lists.violations(reclaimable: configuration.reclaimable)
@@ -17,8 +17,8 @@ extension SlabCache {
                     - Int64(bitPattern: c[SlabCounter.kickFrees.rawValue])
                 let magazineNet = threadCaches.withLock { caches in
                     caches.reduce(Int64(0)) {
-                        $0 + Int64(bitPattern: $1.allocations.pointee.load(ordering: .relaxed))
-                            - Int64(bitPattern: $1.frees.pointee.load(ordering: .relaxed))
+                        $0 + Int64(bitPattern: $1.allocations)
+                            - Int64(bitPattern: $1.frees)
                     }
                 }
                 if accounted + magazineNet != Int64(lists.objectsInUse) {

@@ -24,7 +24,7 @@ extension SlabCache {
     /// Only a reclaimable cache frees objects; any cache releases its empty
     /// slabs. Safe while other threads allocate, free and take references.
     public func reclaim(pages target: Int) -> ReclaimResult {
-        maintenance.withLock { _ in reclaimLocked(pages: target) }
+        maintenance.withLock { reclaimLocked(pages: target) }
     }
 
     func reclaimLocked(pages target: Int) -> ReclaimResult {

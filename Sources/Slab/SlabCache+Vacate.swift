@@ -53,7 +53,7 @@ extension SlabCache {
     }
 
     public func vacate(slab: Int) -> VacateResult {
-        maintenance.withLock { _ in
+        maintenance.withLock {
             drainThreadCaches()
             return vacateLocked(Int32(slab), destinationsNoSparserThanSource: false) ?? VacateResult()
         }
@@ -66,7 +66,7 @@ extension SlabCache {
     /// whenever there is room (the partial lists are kept sorted by fill, so
     /// there is nothing to sort first).
     public func shrink() -> ShrinkResult {
-        maintenance.withLock { _ in
+        maintenance.withLock {
             drainThreadCaches()
             let pagesPerSlab = configuration.slabSize / systemPageSize
             var result = ShrinkResult()

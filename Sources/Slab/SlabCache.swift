@@ -1,6 +1,5 @@
 import CSlabSupport
 import Glibc
-import Synchronization
 
 /// A cache of equal-sized objects on slabs of pages: allocation, free, bulk
 /// operations, reclaim, vacate and shrink. See Slab.swift for the design.
@@ -8,11 +7,11 @@ public final class SlabCache: @unchecked Sendable {
     public let configuration: Configuration
     let callbacks: Callbacks
 
-    let lists: Mutex<SlabLists>
+    let lists: Locked<SlabLists>
     /// One maintenance pass (reclaim, vacate, shrink, drain) at a time.
-    let maintenance = Mutex(())
+    let maintenance = Lock()
     /// Every ThreadCache ever made for this cache (live and orphaned).
-    let threadCaches = Mutex([ThreadCache]())
+    let threadCaches = Locked([ThreadCache]())
 
     // Copied out of the configuration for the fast path.
     let regionBase: UnsafeMutableRawPointer
@@ -30,7 +29,7 @@ public final class SlabCache: @unchecked Sendable {
         let lists = try SlabLists(configuration)
         regionBase = lists.region.base
         regionBytes = lists.region.byteCount
-        self.lists = Mutex(lists)
+        self.lists = Locked(lists)
         threadCacheCapacity = cacheRegistry.threadCachesAvailable ? configuration.threadCacheCapacity : 0
         (slot, cacheSerial) = cacheRegistry.reserve()
         cacheRegistry.bind(slot: slot, to: self)
@@ -57,15 +56,15 @@ public final class SlabCache: @unchecked Sendable {
             let cache = currentThreadCache() ?? attachThreadCache()
             if cache.enter() {
                 defer { cache.leave() }
-                let n = cache.count.pointee.load(ordering: .relaxed)
+                let n = cache.count
                 let want = max(1, threadCacheCapacity / 2)
                 let given = lists.withLock {
                     $0.take(into: UnsafeMutableBufferPointer(start: cache.slots + n, count: want))
                 }
                 guard given > 0 else { return nil }
                 let object = cache.slots[n + given - 1]
-                cache.count.pointee.store(n + given - 1, ordering: .relaxed)
-                ThreadCache.increment(cache.allocations)
+                cache.setCount(n + given - 1)
+                cache.countAllocations(1)
                 return object
             }
         }
@@ -93,7 +92,7 @@ public final class SlabCache: @unchecked Sendable {
         if threadCacheCapacity > 0 {
             let cache = currentThreadCache() ?? attachThreadCache()
             if cache.enter() {
-                var n = cache.count.pointee.load(ordering: .relaxed)
+                var n = cache.count
                 if n < buffer.count && buffer.count <= threadCacheCapacity {
                     n += lists.withLock {
                         $0.take(into: UnsafeMutableBufferPointer(start: cache.slots + n, count: threadCacheCapacity - n))
@@ -101,8 +100,8 @@ public final class SlabCache: @unchecked Sendable {
                 }
                 given = min(n, buffer.count)
                 for i in 0..<given { buffer[i] = cache.slots[n - 1 - i] }
-                cache.count.pointee.store(n - given, ordering: .relaxed)
-                ThreadCache.increment(cache.allocations, by: UInt64(given))
+                cache.setCount(n - given)
+                cache.countAllocations(given)
                 cache.leave()
             }
         }
@@ -146,15 +145,15 @@ public final class SlabCache: @unchecked Sendable {
             if cache.enter() {
                 defer { cache.leave() }
                 // Full: hand the older half back to the slabs, keep the rest.
-                let n = cache.count.pointee.load(ordering: .relaxed)
+                let n = cache.count
                 let flush = n / 2
                 lists.withLock { lists in
                     for i in 0..<flush { lists.give(back: cache.slots[i]) }
                 }
                 (cache.slots).update(from: cache.slots + flush, count: n - flush)
                 cache.slots[n - flush] = object
-                cache.count.pointee.store(n - flush + 1, ordering: .relaxed)
-                ThreadCache.increment(cache.frees)
+                cache.setCount(n - flush + 1)
+                cache.countFrees(1)
                 return
             }
         }
@@ -177,11 +176,11 @@ public final class SlabCache: @unchecked Sendable {
         if threadCacheCapacity > 0 {
             let cache = currentThreadCache() ?? attachThreadCache()
             if cache.enter() {
-                let n = cache.count.pointee.load(ordering: .relaxed)
+                let n = cache.count
                 pushed = min(threadCacheCapacity - n, objects.count)
                 (cache.slots + n).update(from: objects.baseAddress!, count: pushed)
-                cache.count.pointee.store(n + pushed, ordering: .relaxed)
-                ThreadCache.increment(cache.frees, by: UInt64(pushed))
+                cache.setCount(n + pushed)
+                cache.countFrees(pushed)
                 cache.leave()
             }
         }
@@ -224,12 +223,12 @@ public final class SlabCache: @unchecked Sendable {
     /// The owner thread is exiting: its objects go back to the slabs and the
     /// ThreadCache waits for adoption.
     func threadExited(_ cache: ThreadCache) {
-        maintenance.withLock { _ in
-            let n = cache.count.pointee.load(ordering: .relaxed)
+        maintenance.withLock {
+            let n = cache.count
             lists.withLock { lists in
                 for i in 0..<n { lists.give(back: cache.slots[i]) }
             }
-            cache.count.pointee.store(0, ordering: .relaxed)
+            cache.setCount(0)
             threadCaches.withLock { _ in cache.orphaned.pointee = true }
         }
     }
@@ -239,25 +238,25 @@ public final class SlabCache: @unchecked Sendable {
     func drainThreadCaches() {
         let caches = threadCaches.withLock { $0 }
         guard !caches.isEmpty else { return }
-        for cache in caches { cache.steal.pointee.store(1, ordering: .relaxed) }
+        for cache in caches { cache.setStealRequest(true) }
         let rc = slab_membarrier()
         precondition(rc == 0, "membarrier failed after registering: \(rc)")
         var objects: [UnsafeMutableRawPointer] = []
         for cache in caches {
-            while cache.active.pointee.load(ordering: .acquiring) != 0 { sched_yield() }
-            let n = cache.count.pointee.load(ordering: .relaxed)
+            while cache.isActive { sched_yield() }
+            let n = cache.count
             objects.append(contentsOf: UnsafeBufferPointer(start: cache.slots, count: n))
-            cache.count.pointee.store(0, ordering: .relaxed)
+            cache.setCount(0)
         }
         lists.withLock { lists in
             for object in objects { lists.give(back: object) }
             lists.bump(.threadCacheDrains)
         }
-        for cache in caches { cache.steal.pointee.store(0, ordering: .releasing) }
+        for cache in caches { cache.setStealRequest(false) }
     }
 
     /// Empties every thread's cache into the slabs now.
     public func drain() {
-        maintenance.withLock { _ in drainThreadCaches() }
+        maintenance.withLock { drainThreadCaches() }
     }
 }

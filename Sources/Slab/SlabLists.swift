@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Which list a slab is on. Raw value 0 is what zeroed memory reads as.
 enum SlabListKind: UInt8 {
@@ -50,12 +49,15 @@ public enum SlabCounter: Int, CaseIterable, Sendable {
 /// The slab lists and all raw memory behind them: the unsafe handle. Every
 /// method runs under the cache's `lists` mutex; nothing else touches
 /// descriptors, bitmaps or free-list links.
-struct SlabLists: ~Copyable, @unchecked Sendable {
+struct SlabLists: @unchecked Sendable {
     static let none: Int32 = -1
 
     let region: PageRegion
+    let base: UnsafeMutableRawPointer
     let descriptorRegion: PageRegion
     let bitmapRegion: PageRegion
+    /// Holds the partial bucket heads and the empty-list head.
+    let headsRegion: PageRegion
     let descriptors: UnsafeMutablePointer<SlabDescriptor>
     /// One bit per slot, set while the slot is handed out.
     let bitmap: UnsafeMutablePointer<UInt64>
@@ -104,19 +106,16 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
         let bitmapRegion = try PageRegion(byteCount: capacity * words * 8)
         descriptors = descriptorRegion.base.bindMemory(to: SlabDescriptor.self, capacity: capacity)
         bitmap = bitmapRegion.base.bindMemory(to: UInt64.self, capacity: capacity * words)
+        base = region.base
         self.region = region
         self.descriptorRegion = descriptorRegion
         self.bitmapRegion = bitmapRegion
         bitmapWordsPerSlab = words
-        partialHeads = .allocate(capacity: Int(objectsPerSlab) + 1)
-        partialHeads.initialize(repeating: SlabLists.none, count: Int(objectsPerSlab) + 1)
-        emptyHead = .allocate(capacity: 1)
-        emptyHead.initialize(to: SlabLists.none)
-    }
-
-    deinit {
-        partialHeads.deallocate()
-        emptyHead.deallocate()
+        let heads = Int(objectsPerSlab) + 2
+        headsRegion = try PageRegion(byteCount: heads * MemoryLayout<Int32>.stride)
+        partialHeads = headsRegion.base.bindMemory(to: Int32.self, capacity: heads)
+        partialHeads.initialize(repeating: SlabLists.none, count: heads)
+        emptyHead = partialHeads + Int(objectsPerSlab) + 1
     }
 
     mutating func bump(_ counter: SlabCounter, by amount: Int = 1) {
@@ -126,7 +125,7 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
     // MARK: Addresses
 
     func slabBase(_ slab: Int32) -> UnsafeMutableRawPointer {
-        region.base + Int(slab) * slabSize
+        base + Int(slab) * slabSize
     }
 
     func object(slab: Int32, slot: Int32) -> UnsafeMutableRawPointer {
@@ -136,7 +135,7 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
     /// The slab and slot of an address, or nil if it is not the start of a
     /// slot of this cache.
     func locate(_ object: UnsafeRawPointer) -> (slab: Int32, slot: Int32)? {
-        let offset = object - UnsafeRawPointer(region.base)
+        let offset = object - UnsafeRawPointer(base)
         guard offset >= 0, offset < Int(highWater) * slabSize else { return nil }
         let slab = offset >> slabShift
         let within = offset & (slabSize - 1)
@@ -162,7 +161,7 @@ struct SlabLists: ~Copyable, @unchecked Sendable {
 
     private func clearCount(_ object: UnsafeMutableRawPointer) {
         // A lock-free reclaim scan may be reading this word: store atomically.
-        object.assumingMemoryBound(to: Atomic<UInt32>.self).pointee.store(0, ordering: .releasing)
+        ObjectReference(object).setCount(0)
     }
 
     // MARK: Taking and returning objects

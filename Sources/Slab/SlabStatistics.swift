@@ -40,9 +40,9 @@ extension SlabCache {
         var threadCached = 0
         var counters = [UInt64](repeating: 0, count: SlabCounter.allCases.count)
         for cache in caches {
-            threadCached += cache.count.pointee.load(ordering: .relaxed)
-            counters[SlabCounter.allocations.rawValue] &+= cache.allocations.pointee.load(ordering: .relaxed)
-            counters[SlabCounter.frees.rawValue] &+= cache.frees.pointee.load(ordering: .relaxed)
+            threadCached += cache.count
+            counters[SlabCounter.allocations.rawValue] &+= cache.allocations
+            counters[SlabCounter.frees.rawValue] &+= cache.frees
         }
         return lists.withLock { lists in
             for counter in SlabCounter.allCases { counters[counter.rawValue] &+= lists.counters[counter.rawValue] }

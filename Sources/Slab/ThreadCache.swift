@@ -22,7 +22,6 @@
 
 import CSlabSupport
 import Glibc
-import Synchronization
 
 /// One thread's cache of free objects for one SlabCache (raw memory; the
 /// cache owns it and frees it at deinit).
@@ -41,25 +40,31 @@ struct ThreadCache: @unchecked Sendable {
 
     func deallocate() { free(raw) }
 
-    // Header fields (offsets fixed by hand; every one is a word of its own).
-    @inline(__always) var active: UnsafeMutablePointer<Atomic<UInt32>> {
-        raw.assumingMemoryBound(to: Atomic<UInt32>.self)
+    // Header fields, each a word of its own at a fixed offset: active (0),
+    // steal (4), count (8), allocations (16), frees (24), orphaned (32).
+    // count and the counters are written by the owner (or a stealer that
+    // holds the cache) and read by statistics, so they are atomics too.
+    @inline(__always) var isActive: Bool { slab_load_u32(raw, Int32(SLAB_ACQUIRE)) != 0 }
+    @inline(__always) func setActive(_ on: Bool) {
+        slab_store_u32(raw, on ? 1 : 0, Int32(on ? SLAB_RELAXED : SLAB_RELEASE))
     }
-    @inline(__always) var steal: UnsafeMutablePointer<Atomic<UInt32>> {
-        (raw + 4).assumingMemoryBound(to: Atomic<UInt32>.self)
+    @inline(__always) var stealRequested: Bool { slab_load_u32(raw + 4, Int32(SLAB_ACQUIRE)) != 0 }
+    @inline(__always) func setStealRequest(_ on: Bool) {
+        slab_store_u32(raw + 4, on ? 1 : 0, Int32(on ? SLAB_RELAXED : SLAB_RELEASE))
     }
-    /// Written by the owner (or a stealer that holds it), read by statistics.
-    @inline(__always) var count: UnsafeMutablePointer<Atomic<Int>> {
-        (raw + 8).assumingMemoryBound(to: Atomic<Int>.self)
+    @inline(__always) var count: Int { Int(slab_load_u64(raw + 8, Int32(SLAB_RELAXED))) }
+    @inline(__always) func setCount(_ n: Int) { slab_store_u64(raw + 8, UInt64(n), Int32(SLAB_RELAXED)) }
+    @inline(__always) var allocations: UInt64 { slab_load_u64(raw + 16, Int32(SLAB_RELAXED)) }
+    @inline(__always) var frees: UInt64 { slab_load_u64(raw + 24, Int32(SLAB_RELAXED)) }
+    /// Single-writer increments: a load and a store, no locked instruction.
+    @inline(__always) func countAllocations(_ n: Int) {
+        slab_store_u64(raw + 16, allocations &+ UInt64(n), Int32(SLAB_RELAXED))
     }
-    @inline(__always) var allocations: UnsafeMutablePointer<Atomic<UInt64>> {
-        (raw + 16).assumingMemoryBound(to: Atomic<UInt64>.self)
-    }
-    @inline(__always) var frees: UnsafeMutablePointer<Atomic<UInt64>> {
-        (raw + 24).assumingMemoryBound(to: Atomic<UInt64>.self)
+    @inline(__always) func countFrees(_ n: Int) {
+        slab_store_u64(raw + 24, frees &+ UInt64(n), Int32(SLAB_RELAXED))
     }
     /// Set when the owner thread exited; the cache may be adopted. Changed
-    /// only under the SlabCache's `threadCaches` mutex.
+    /// only under the SlabCache's `threadCaches` lock.
     @inline(__always) var orphaned: UnsafeMutablePointer<Bool> {
         (raw + 32).assumingMemoryBound(to: Bool.self)
     }
@@ -70,48 +75,41 @@ struct ThreadCache: @unchecked Sendable {
     /// Starts an owner operation; false if a stealer wants the objects (the
     /// caller must then use the locked path).
     @inline(__always) func enter() -> Bool {
-        active.pointee.store(1, ordering: .relaxed)
+        setActive(true)
         slab_compiler_barrier()
-        if steal.pointee.load(ordering: .acquiring) != 0 {
-            active.pointee.store(0, ordering: .releasing)
+        if stealRequested {
+            setActive(false)
             return false
         }
         return true
     }
 
-    @inline(__always) func leave() {
-        active.pointee.store(0, ordering: .releasing)
-    }
-
-    /// Single-writer increment: a load and a store, no locked instruction.
-    @inline(__always) static func increment(_ counter: UnsafeMutablePointer<Atomic<UInt64>>, by n: UInt64 = 1) {
-        counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ n, ordering: .relaxed)
-    }
+    @inline(__always) func leave() { setActive(false) }
 
     @inline(__always) func pop() -> UnsafeMutableRawPointer? {
         guard enter() else { return nil }
-        let n = count.pointee.load(ordering: .relaxed)
+        let n = count
         guard n > 0 else {
             leave()
             return nil
         }
         let object = slots[n - 1]
-        count.pointee.store(n - 1, ordering: .relaxed)
-        ThreadCache.increment(allocations)
+        setCount(n - 1)
+        countAllocations(1)
         leave()
         return object
     }
 
     @inline(__always) func push(_ object: UnsafeMutableRawPointer, capacity: Int) -> Bool {
         guard enter() else { return false }
-        let n = count.pointee.load(ordering: .relaxed)
+        let n = count
         guard n < capacity else {
             leave()
             return false
         }
         slots[n] = object
-        count.pointee.store(n + 1, ordering: .relaxed)
-        ThreadCache.increment(frees)
+        setCount(n + 1)
+        countFrees(1)
         leave()
         return true
     }
@@ -188,7 +186,7 @@ final class CacheRegistry: Sendable {
         var nextSerial: UInt64 = 1
     }
 
-    let state = Mutex(State())
+    let state = Locked(State())
     /// Whether membarrier works here; thread caches are off if not.
     let threadCachesAvailable: Bool
 

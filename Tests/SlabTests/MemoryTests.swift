@@ -2,7 +2,8 @@ import Slab
 import Testing
 
 // Serialized: RSS is per process, so these two must not overlap.
-@Suite("Pages go back to the kernel", .serialized)
+@Suite("Pages go back to the kernel", .serialized,
+       .disabled(if: runningUnderSanitizer, "sanitizer shadow memory hides RSS changes"))
 struct MemoryTests {
     @Test("freeing 48 MiB of objects and reclaiming drops RSS by at least 90% of it")
     func rssFalls() throws {

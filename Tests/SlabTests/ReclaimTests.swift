@@ -74,7 +74,7 @@ struct ReclaimTests {
     @Test("an object the owner marks recently used survives one pass")
     func secondChance() throws {
         let table = ObjectTable()
-        let referenced = Mutex<Set<UInt>>([])
+        let referenced = Locked<Set<UInt>>([])
         var callbacks = table.callbacks(movable: false)
         callbacks.shouldReclaim = { object in
             referenced.withLock { $0.remove(UInt(bitPattern: object)) == nil }

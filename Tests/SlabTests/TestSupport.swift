@@ -27,7 +27,7 @@ enum TestObject {
 /// find them by id, never by a remembered address.
 final class ObjectTable: Sendable {
     struct Entry: @unchecked Sendable { var object: UnsafeMutableRawPointer }
-    let entries = Mutex([UInt64: Entry]())
+    let entries = Locked([UInt64: Entry]())
     let destroyed = Atomic<Int>(0)
     let moved = Atomic<Int>(0)
 

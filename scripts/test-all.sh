@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test slabfs has: the unit tests (XCTest and Swift Testing), the
+# same tests under ThreadSanitizer and AddressSanitizer, and the mount tests
+# when they exist. README.md gives this as the test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "unit tests (debug build)"
+swift test
+
+# Sanitizer builds get their own scratch paths so they do not rebuild .build.
+# The test binary is run directly: `swift test --sanitize` would rebuild it.
+for sanitizer in thread address; do
+    scratch=".build-${sanitizer:0:1}san"
+    step "unit tests under --sanitize=$sanitizer"
+    swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch" 2>&1 \
+        | grep -v "Cannot export local symbol" || true
+    binary=$(find "$scratch" -name '*PackageTests.xctest' -type f | head -n 1)
+    [ -n "$binary" ] || { echo "no test binary under $scratch" >&2; exit 1; }
+    # halt_on_error: a sanitizer report fails the run instead of scrolling by.
+    TSAN_OPTIONS="halt_on_error=1" ASAN_OPTIONS="halt_on_error=1:detect_leaks=0" \
+        "$binary" --testing-library swift-testing
+done
+
+if [ -x mount-tests/run.sh ]; then
+    step "mount tests"
+    mount-tests/run.sh
+fi
+
+step "all tests passed"
