@@ -1,0 +1,4 @@
+// 312, not 35: libfuse 3.14 switched version schemes and 35 < 312, which
+// turns fuse_session_loop_mt into a macro Swift cannot call.
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>

@@ -1,0 +1,1 @@
+// DCache: dentry and inode caches on the slab (issue 3).

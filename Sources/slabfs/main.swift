@@ -1,0 +1,1 @@
+print("slabfs: the filesystem is not built yet")
