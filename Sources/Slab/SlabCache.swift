@@ -22,11 +22,18 @@ public final class SlabCache: @unchecked Sendable {
     let slot: Int
     let cacheSerial: UInt64
 
+    /// Pages held by this cache's slabs right now, without taking its lock.
+    public var residentPages: Int {
+        Int(slab_load_u64(residentSlabsWord, Int32(SLAB_RELAXED))) * (configuration.slabSize / systemPageSize)
+    }
+    let residentSlabsWord: UnsafeMutableRawPointer
+
     public init(_ configuration: Configuration, callbacks: Callbacks = Callbacks()) throws(SlabError) {
         try configuration.validate()
         self.configuration = configuration
         self.callbacks = callbacks
         let lists = try SlabLists(configuration)
+        residentSlabsWord = lists.residentSlabs
         regionBase = lists.region.base
         regionBytes = lists.region.byteCount
         self.lists = Locked(lists)

@@ -1,3 +1,4 @@
+import CSlabSupport
 
 /// Which list a slab is on. Raw value 0 is what zeroed memory reads as.
 enum SlabListKind: UInt8 {
@@ -56,8 +57,12 @@ struct SlabLists: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let descriptorRegion: PageRegion
     let bitmapRegion: PageRegion
-    /// Holds the partial bucket heads and the empty-list head.
+    /// Holds the resident-slab count, the partial bucket heads and the
+    /// empty-list head.
     let headsRegion: PageRegion
+    /// Slabs holding pages, as an atomic word others may read without the
+    /// lock (a memory budget polls it on every insert).
+    let residentSlabs: UnsafeMutableRawPointer
     let descriptors: UnsafeMutablePointer<SlabDescriptor>
     /// One bit per slot, set while the slot is handed out.
     let bitmap: UnsafeMutablePointer<UInt64>
@@ -112,8 +117,9 @@ struct SlabLists: @unchecked Sendable {
         self.bitmapRegion = bitmapRegion
         bitmapWordsPerSlab = words
         let heads = Int(objectsPerSlab) + 2
-        headsRegion = try PageRegion(byteCount: heads * MemoryLayout<Int32>.stride)
-        partialHeads = headsRegion.base.bindMemory(to: Int32.self, capacity: heads)
+        headsRegion = try PageRegion(byteCount: 8 + heads * MemoryLayout<Int32>.stride)
+        residentSlabs = headsRegion.base
+        partialHeads = (headsRegion.base + 8).bindMemory(to: Int32.self, capacity: heads)
         partialHeads.initialize(repeating: SlabLists.none, count: heads)
         emptyHead = partialHeads + Int(objectsPerSlab) + 1
     }
@@ -310,6 +316,7 @@ struct SlabLists: @unchecked Sendable {
         descriptors[Int(slab)] = SlabDescriptor(next: SlabLists.none, prev: SlabLists.none, inUse: 0,
                                                 carved: 0, freeHead: SlabLists.none, kind: .released)
         bump(.slabsAllocated)
+        slab_store_u64(residentSlabs, slab_load_u64(residentSlabs, Int32(SLAB_RELAXED)) + 1, Int32(SLAB_RELAXED))
         descriptors[Int(slab)].kind = .empty
         pushFront(slab, head: emptyHead)
         emptyCount += 1
@@ -385,6 +392,7 @@ struct SlabLists: @unchecked Sendable {
         descriptors[Int(slab)].next = releasedHead
         releasedHead = slab
         bump(.slabsReleased)
+        slab_store_u64(residentSlabs, slab_load_u64(residentSlabs, Int32(SLAB_RELAXED)) - 1, Int32(SLAB_RELAXED))
     }
 
     /// Releases every kept-back empty slab; returns how many.

@@ -60,6 +60,7 @@ struct ConfigurationTests {
         let stats = cache.statistics()
         #expect(stats.pagesPerSlab == 4)
         #expect(stats.totalSlabs == 3)
+        #expect(cache.residentPages == 12)
         cache.free(bulk: objects)
         cache._checkInvariants()
     }

@@ -40,6 +40,16 @@ static inline uint64_t slab_load_u64(const void *p, int order) {
 }
 static inline void slab_store_u64(void *p, uint64_t v, int order) { __atomic_store_n((uint64_t *)p, v, order); }
 
+static inline uint32_t slab_fetch_or_u32(void *p, uint32_t v) {
+    return __atomic_fetch_or((uint32_t *)p, v, __ATOMIC_ACQ_REL);
+}
+static inline uint32_t slab_fetch_and_u32(void *p, uint32_t v) {
+    return __atomic_fetch_and((uint32_t *)p, v, __ATOMIC_ACQ_REL);
+}
+static inline uint64_t slab_fetch_add_u64(void *p, uint64_t v) {
+    return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_RELAXED);
+}
+
 enum {
     SLAB_RELAXED = __ATOMIC_RELAXED,
     SLAB_ACQUIRE = __ATOMIC_ACQUIRE,
