@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // The few C facilities Swift cannot reach directly: thread-local storage,
@@ -20,7 +21,10 @@ let package = Package(
         .target(name: "CSlabSupport"),
         .target(name: "Slab", dependencies: ["CSlabSupport"]),
         // Dentry and inode caches on the slab; no FUSE here.
-        .target(name: "DCache", dependencies: ["Slab", "CSlabSupport"]),
+        .target(
+            name: "DCache",
+            dependencies: ["Slab", "CSlabSupport", .product(name: "DequeModule", package: "swift-collections")]
+        ),
         // libfuse3's low-level API.
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // The filesystem: FUSE operations, passthrough to the backing directory.

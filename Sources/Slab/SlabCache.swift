@@ -5,7 +5,9 @@ import Glibc
 /// operations, reclaim, vacate and shrink. See Slab.swift for the design.
 public final class SlabCache: @unchecked Sendable {
     public let configuration: Configuration
-    let callbacks: Callbacks
+    /// Read by maintenance passes, which hold `maintenance`; set under it.
+    private var callbacksStorage: Callbacks
+    var callbacks: Callbacks { callbacksStorage }
 
     let lists: Locked<SlabLists>
     /// One maintenance pass (reclaim, vacate, shrink, drain) at a time.
@@ -31,7 +33,7 @@ public final class SlabCache: @unchecked Sendable {
     public init(_ configuration: Configuration, callbacks: Callbacks = Callbacks()) throws(SlabError) {
         try configuration.validate()
         self.configuration = configuration
-        self.callbacks = callbacks
+        self.callbacksStorage = callbacks
         let lists = try SlabLists(configuration)
         residentSlabsWord = lists.residentSlabs
         regionBase = lists.region.base
@@ -47,6 +49,12 @@ public final class SlabCache: @unchecked Sendable {
         threadCaches.withLock { caches in
             for cache in caches { cache.deallocate() }
         }
+    }
+
+    /// Installs callbacks after creation: an owner whose callbacks refer to
+    /// itself creates the cache first. Waits for a running maintenance pass.
+    public func setCallbacks(_ callbacks: Callbacks) {
+        maintenance.withLock { callbacksStorage = callbacks }
     }
 
     // MARK: Allocation

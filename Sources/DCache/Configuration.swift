@@ -1,0 +1,132 @@
+import Glibc
+import Slab
+
+extension DirectoryCache {
+    /// How the cache is built and how it behaves under pressure.
+    public struct Configuration: Sendable {
+        public var eviction: EvictionPolicy = .page
+        /// With the page policy: compact after reclaim by moving objects.
+        public var migrate = true
+        /// Memory budget for all slab pages, in bytes; 0 means no budget.
+        public var budgetBytes = 0
+        /// Reclaim starts above high * budget and goes down to low * budget.
+        public var highWatermark = 1.0
+        public var lowWatermark = 0.85
+        /// Negative dentries kept at most; the oldest go first.
+        public var negativeLimit = 65_536
+        /// Unused objects reclaim frees per slab that has objects in use.
+        public var circulation = 2
+        /// Slab size in bytes (a power-of-two multiple of the page size).
+        public var slabSize = systemPageSize
+        /// Address space reserved per object cache.
+        public var reservedBytes = 16 << 30
+        /// PSI 'some' stall per 1 s window that triggers reclaim, in
+        /// microseconds; 0 turns the PSI trigger off.
+        public var psiThresholdMicroseconds = 0
+        /// Fraction of the resident pages a PSI event reclaims.
+        public var psiReclaimFraction = 0.25
+        /// Kicks requested when a reclaim pass falls short of its target.
+        public var kicksPerPass = 256
+
+        public init() {}
+
+        func validate() throws(DCacheError) {
+            guard budgetBytes >= 0 else { throw .invalidConfiguration("budget \(budgetBytes) is negative") }
+            guard lowWatermark > 0, lowWatermark <= highWatermark, highWatermark <= 1 else {
+                throw .invalidConfiguration("watermarks must satisfy 0 < low <= high <= 1")
+            }
+            guard negativeLimit >= 0 else { throw .invalidConfiguration("negative limit is negative") }
+            guard circulation >= 0 else { throw .invalidConfiguration("circulation is negative") }
+            guard psiThresholdMicroseconds >= 0, psiThresholdMicroseconds < 1_000_000 else {
+                throw .invalidConfiguration("PSI threshold must be below 1 s")
+            }
+            guard psiReclaimFraction > 0, psiReclaimFraction <= 1 else {
+                throw .invalidConfiguration("PSI reclaim fraction must be in (0, 1]")
+            }
+        }
+    }
+
+    /// The settings that may change while mounted.
+    struct Settings {
+        var eviction: EvictionPolicy
+        var migrate: Bool
+        var budgetBytes: Int
+        var negativeLimit: Int
+        var kicksPerPass: Int
+        var kickHandler: (@Sendable ([KickRequest]) -> Void)?
+        var lastReclaim: ReclaimReport?
+
+        init(_ configuration: Configuration) {
+            eviction = configuration.eviction
+            migrate = configuration.migrate
+            budgetBytes = configuration.budgetBytes
+            negativeLimit = configuration.negativeLimit
+            kicksPerPass = configuration.kicksPerPass
+        }
+    }
+
+    public var eviction: EvictionPolicy {
+        get { settings.withLock { $0.eviction } }
+        set {
+            settings.withLock { $0.eviction = newValue }
+            // Objects created under the page policy are not on the LRU; the
+            // LRU learns of them as they are used and let go.
+        }
+    }
+
+    public var migrate: Bool {
+        get { settings.withLock { $0.migrate } }
+        set { settings.withLock { $0.migrate = newValue } }
+    }
+
+    /// Changing the budget takes effect at once: a cut below what is in use
+    /// wakes the reclaim thread.
+    public var budgetBytes: Int {
+        get { settings.withLock { $0.budgetBytes } }
+        set {
+            precondition(newValue >= 0, "budget must not be negative")
+            settings.withLock { $0.budgetBytes = newValue }
+            noteGrowth()
+        }
+    }
+
+    public var negativeLimit: Int {
+        get { settings.withLock { $0.negativeLimit } }
+        set {
+            settings.withLock { $0.negativeLimit = max(0, newValue) }
+            trimNegativeDentries()
+        }
+    }
+
+    /// The last reclaim pass's report.
+    public var lastReclaim: ReclaimReport? { settings.withLock { $0.lastReclaim } }
+}
+
+/// Monotonic time in sixteenths of a second since the cache started, the
+/// unit of the 32-bit expiry fields (wraps after 8 years).
+final class Clock: Sendable {
+    private let start: Int64
+
+    init() { start = Clock.monotonicNanoseconds() }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    func nanoseconds() -> Int64 { Clock.monotonicNanoseconds() - start }
+
+    var ticks: UInt32 { UInt32(truncatingIfNeeded: nanoseconds() >> 26) }  // 2^26 ns = 1/15.9 s
+
+    /// The tick after which something valid for `seconds` has expired.
+    func expiry(after seconds: Double) -> UInt32 {
+        guard seconds > 0 else { return 0 }
+        let ticks = min(seconds * 1e9 / Double(1 << 26), Double(UInt32.max / 2))
+        return self.ticks &+ UInt32(ticks.rounded(.up)) | 1
+    }
+
+    func isBefore(_ expiry: UInt32) -> Bool {
+        expiry != 0 && Int32(bitPattern: expiry &- ticks) > 0
+    }
+}

@@ -1,0 +1,104 @@
+import CSlabSupport
+import Slab
+
+/// The raw layout of a dentry object (64 bytes):
+///
+///     0  count u32 (atomic)     4  flags u32 (atomic; high byte: name length)
+///     8  parent node id u64
+///    16  child node id u64 (0 for a negative dentry)
+///    24  name hash u32          28  valid until (Clock ticks)
+///    32  name: 32 bytes inline (the kernel's DNAME_INLINE_LEN), or the
+///        address of a long-name object
+///
+/// A dentry keeps its own key (parent, name, hash), so reclaim and moves find
+/// its table stripe from the object. Fields other than the count and flags
+/// change only under that stripe's lock.
+struct DentryObject: Hashable, @unchecked Sendable {
+    static let size = 64
+    static let inlineNameBytes = 32
+    static let maximumNameLength = 255
+
+    let raw: UnsafeMutableRawPointer
+
+    init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
+
+    var reference: ObjectReference { ObjectReference(raw) }
+
+    static let referenced: UInt32 = 1 << 0
+    static let onLRU: UInt32 = 1 << 1
+    static let longName: UInt32 = 1 << 2
+
+    var flags: UInt32 { slab_load_u32(raw + 4, Int32(SLAB_RELAXED)) }
+    func setFlags(_ bits: UInt32) { _ = slab_fetch_or_u32(raw + 4, bits) }
+    @discardableResult
+    func clearFlags(_ bits: UInt32) -> Bool { slab_fetch_and_u32(raw + 4, ~bits) & bits != 0 }
+
+    var parent: NodeID { NodeID(raw.load(fromByteOffset: 8, as: UInt64.self)) }
+    /// Nil for a negative dentry (the name is known not to exist).
+    var child: NodeID? {
+        get {
+            let id = raw.load(fromByteOffset: 16, as: UInt64.self)
+            return id == 0 ? nil : NodeID(id)
+        }
+        nonmutating set { raw.storeBytes(of: newValue?.rawValue ?? 0, toByteOffset: 16, as: UInt64.self) }
+    }
+    var hash: UInt32 { raw.load(fromByteOffset: 24, as: UInt32.self) }
+    var expiry: UInt32 {
+        get { raw.load(fromByteOffset: 28, as: UInt32.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 28, as: UInt32.self) }
+    }
+
+    var nameLength: Int { Int(flags >> 24) }
+    var longNameObject: UnsafeMutableRawPointer? {
+        flags & DentryObject.longName != 0 ? raw.load(fromByteOffset: 32, as: UnsafeMutableRawPointer.self) : nil
+    }
+    var nameBytes: UnsafeRawBufferPointer {
+        let start = longNameObject.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(raw + 32)
+        return UnsafeRawBufferPointer(start: start, count: nameLength)
+    }
+    var name: [UInt8] { Array(nameBytes) }
+
+    func matches(parent: NodeID, name: UnsafeRawBufferPointer, hash: UInt32) -> Bool {
+        self.hash == hash && self.parent == parent && nameLength == name.count
+            && memcmp(nameBytes.baseAddress!, name.baseAddress!, name.count) == 0
+    }
+
+    /// The key matches and the dentry is not being freed (a dentry whose
+    /// count reached 0 stays in its table until its destructor runs).
+    func isLive(parent: NodeID, name: UnsafeRawBufferPointer, hash: UInt32) -> Bool {
+        matches(parent: parent, name: name, hash: hash) && reference.count != 0
+    }
+
+    func initialize(parent: NodeID, name: UnsafeRawBufferPointer, hash: UInt32, child: NodeID?,
+                    longName: UnsafeMutableRawPointer?, expiry: UInt32) {
+        (raw + 8).initializeMemory(as: UInt8.self, repeating: 0, count: DentryObject.size - 8)
+        var flagWord = UInt32(name.count) << 24
+        if longName != nil { flagWord |= DentryObject.longName }
+        slab_store_u32(raw + 4, flagWord, Int32(SLAB_RELAXED))
+        raw.storeBytes(of: parent.rawValue, toByteOffset: 8, as: UInt64.self)
+        self.child = child
+        raw.storeBytes(of: hash, toByteOffset: 24, as: UInt32.self)
+        self.expiry = expiry
+        let destination = longName ?? (raw + 32)
+        if name.count > 0 { destination.copyMemory(from: name.baseAddress!, byteCount: name.count) }
+        if let longName { raw.storeBytes(of: longName, toByteOffset: 32, as: UnsafeMutableRawPointer.self) }
+    }
+
+    func copy(to destination: DentryObject) {
+        (destination.raw + 4).copyMemory(from: raw + 4, byteCount: DentryObject.size - 4)
+    }
+
+    /// FNV-1a over the parent id and the name: the key's hash.
+    static func hash(parent: NodeID, name: UnsafeRawBufferPointer) -> UInt32 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var p = parent.rawValue
+        for _ in 0..<8 {
+            h = (h ^ (p & 0xff)) &* 0x100_0000_01b3
+            p >>= 8
+        }
+        for byte in name { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+}
+
+import Glibc

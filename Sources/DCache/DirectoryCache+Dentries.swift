@@ -1,0 +1,229 @@
+import Slab
+
+/// What a dentry lookup found.
+public enum LookupResult {
+    /// The name exists; the inode comes with a request reference.
+    case hit(InodeReference)
+    /// The name is known not to exist (a negative dentry, still valid).
+    case negative
+    /// Not cached, or expired: ask the backing directory.
+    case miss
+}
+
+extension DirectoryCache {
+    static func validate(_ name: UnsafeRawBufferPointer) throws(DCacheError) {
+        guard name.count <= DentryObject.maximumNameLength else { throw .nameTooLong(name.count) }
+        guard !name.isEmpty, !name.contains(0x2F), !name.contains(0) else { throw .invalidName }
+    }
+
+    /// Looks (parent, name) up. A hit takes a reference on the child inode
+    /// under the dentry's stripe lock, so it can be neither freed nor moved
+    /// before the caller holds it.
+    public func lookup(parent: NodeID, name: [UInt8]) -> LookupResult {
+        name.withUnsafeBytes { name in
+            let hash = DentryObject.hash(parent: parent, name: name)
+            let result: LookupResult = dentryTable.withStripe(hash) { stripe in
+                guard let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) })
+                else { return .miss }
+                let dentry = DentryObject(raw)
+                guard clock.isBefore(dentry.expiry) else { return .miss }
+                guard let child = dentry.child else {
+                    dentry.setFlags(DentryObject.referenced)
+                    return .negative
+                }
+                guard let inode = inode(child) else { return .miss }
+                dentry.setFlags(DentryObject.referenced)
+                inode.object.setFlags(InodeObject.referenced)
+                return .hit(inode)
+            }
+            switch result {
+            case .hit: counters.bump(.hits)
+            case .negative: counters.bump(.negativeHits)
+            case .miss: counters.bump(.misses)
+            }
+            return result
+        }
+    }
+
+    /// Records that (parent, name) names the backing file `identity`: finds
+    /// or creates its inode (hard links share one) and points the dentry at
+    /// it, replacing what the name pointed at before. The parent must be
+    /// cached (the kernel holds it, or the caller does).
+    public func insert(parent: NodeID, name: [UInt8], identity: BackingIdentity, handle: BackingFileHandle,
+                       attributes: InodeAttributes, entryTimeout: Double, attributeTimeout: Double)
+        throws -> InodeReference
+    {
+        try name.withUnsafeBytes { try Self.validate($0) }
+        let inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
+                                          attributeTimeout: attributeTimeout)
+        do {
+            try setDentry(parent: parent, name: name, child: inode.nodeID, timeout: entryTimeout)
+        } catch {
+            inode.release()
+            throw error
+        }
+        return inode
+    }
+
+    /// Records that (parent, name) does not exist, for `timeout` seconds.
+    /// Beyond `negativeLimit` negative dentries, the oldest go.
+    public func insertNegative(parent: NodeID, name: [UInt8], timeout: Double) throws {
+        try name.withUnsafeBytes { try Self.validate($0) }
+        try setDentry(parent: parent, name: name, child: nil, timeout: timeout)
+        trimNegativeDentries()
+    }
+
+    /// The name is gone (unlink, rmdir, or found missing): the dentry turns
+    /// negative, as the kernel's d_delete does, dropping its hold on the
+    /// child inode.
+    public func remove(parent: NodeID, name: [UInt8], negativeTimeout: Double = 0) {
+        guard (try? name.withUnsafeBytes({ try Self.validate($0) })) != nil else { return }
+        if negativeTimeout > 0 {
+            try? setDentry(parent: parent, name: name, child: nil, timeout: negativeTimeout)
+            trimNegativeDentries()
+        } else {
+            invalidate(parent: parent, name: name)
+        }
+        counters.bump(.invalidations)
+    }
+
+    /// Forgets the dentry entirely (the kernel's d_invalidate). An entry in
+    /// use by a concurrent request is left to expire instead.
+    public func invalidate(parent: NodeID, name: [UInt8]) {
+        name.withUnsafeBytes { name in
+            let hash = DentryObject.hash(parent: parent, name: name)
+            let victim: DentryObject? = dentryTable.withStripe(hash) { stripe in
+                guard let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) })
+                else { return nil }
+                let dentry = DentryObject(raw)
+                guard dentry.reference.tryFreeze() else {
+                    dentry.expiry = 0
+                    return nil
+                }
+                stripe.remove(raw, hash: hash)
+                return dentry
+            }
+            if let victim { releaseUnhashedDentry(victim, free: true) }
+        }
+    }
+
+    /// rename(2) has happened in the backing directory: the new name now
+    /// names what the old one did; with `exchange`, and the other way round.
+    public func rename(from source: (parent: NodeID, name: [UInt8]), to target: (parent: NodeID, name: [UInt8]),
+                       exchange: Bool, entryTimeout: Double) {
+        let sourceChild = child(of: source.parent, name: source.name)
+        let targetChild = child(of: target.parent, name: target.name)
+        if let sourceChild {
+            try? setDentry(parent: target.parent, name: target.name, child: sourceChild, timeout: entryTimeout)
+        } else {
+            invalidate(parent: target.parent, name: target.name)
+        }
+        if exchange, let targetChild {
+            try? setDentry(parent: source.parent, name: source.name, child: targetChild, timeout: entryTimeout)
+        } else {
+            invalidate(parent: source.parent, name: source.name)
+        }
+    }
+
+    /// The node a cached, valid, positive dentry names.
+    func child(of parent: NodeID, name: [UInt8]) -> NodeID? {
+        name.withUnsafeBytes { name in
+            let hash = DentryObject.hash(parent: parent, name: name)
+            return dentryTable.withStripe(hash) { stripe in
+                stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) })
+                    .flatMap { DentryObject($0).child }
+            }
+        }
+    }
+
+    /// Creates or repoints the dentry (parent, name). A dentry holds a
+    /// stable reference on its parent and, when positive, on its child.
+    func setDentry(parent: NodeID, name: [UInt8], child: NodeID?, timeout: Double) throws {
+        let expiry = clock.expiry(after: timeout)
+        try name.withUnsafeBytes { name in
+            let hash = DentryObject.hash(parent: parent, name: name)
+            let created: DentryObject? = try dentryTable.withStripe(hash) { stripe in
+                if let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }) {
+                    let dentry = DentryObject(raw)
+                    let old = dentry.child
+                    dentry.expiry = expiry
+                    dentry.setFlags(DentryObject.referenced)
+                    if old != child {
+                        if let child { addStableReference(to: child) }
+                        dentry.child = child
+                        if let old { dropStableReference(to: old) }
+                        if old == nil { counters.bump(.negativeDentries, by: -1) }
+                        if child == nil { counters.bump(.negativeDentries) }
+                    }
+                    return nil
+                }
+                guard addStableReference(to: parent) else { throw DCacheError.parentNotCached(parent) }
+                guard let raw = dentries.allocate() else {
+                    dropStableReference(to: parent)
+                    throw DCacheError.outOfMemory
+                }
+                var longName: UnsafeMutableRawPointer?
+                if name.count > DentryObject.inlineNameBytes {
+                    guard let memory = longNames.allocate() else {
+                        dentries.free(raw)
+                        dropStableReference(to: parent)
+                        throw DCacheError.outOfMemory
+                    }
+                    longName = memory
+                }
+                if let child { addStableReference(to: child) }
+                let dentry = DentryObject(raw)
+                dentry.initialize(parent: parent, name: name, hash: hash, child: child, longName: longName,
+                                  expiry: expiry)
+                dentry.reference.setCount(1)
+                stripe.insert(raw, hash: hash)
+                counters.bump(.inserts)
+                if child == nil { counters.bump(.negativeDentries) }
+                return dentry
+            }
+            if let created {
+                let entry = LRUEntry(object: created.raw, key: parent.rawValue, hash: hash)
+                if child == nil { negativeQueue.withLock { $0.append(entry) } }
+                if settings.withLock({ $0.eviction }) == .lru {
+                    created.setFlags(DentryObject.onLRU)
+                    dentryLRU.withLock { $0.append(entry) }
+                }
+                noteGrowth()
+            }
+        }
+    }
+
+    /// A dentry that has left its table (its count is 0 and it is ours):
+    /// drop its references, then free it unless the allocator will.
+    func releaseUnhashedDentry(_ dentry: DentryObject, free: Bool) {
+        if let child = dentry.child {
+            dropStableReference(to: child)
+        } else {
+            counters.bump(.negativeDentries, by: -1)
+        }
+        dropStableReference(to: dentry.parent)
+        if let longName = dentry.longNameObject { longNames.free(longName) }
+        if free { dentries.free(dentry.raw) }
+    }
+
+    /// Evicts the oldest negative dentries beyond the cap, so that lookups
+    /// of missing names cannot grow memory without bound.
+    func trimNegativeDentries() {
+        let limit = settings.withLock { $0.negativeLimit }
+        while counters.value(.negativeDentries) > limit {
+            guard let entry = negativeQueue.withLock({ $0.popFirst() }) else { return }
+            let victim: DentryObject? = dentryTable.withStripe(entry.hash) { stripe in
+                // Stale entries (freed, moved, turned positive) are skipped.
+                guard stripe.find(entry.hash, { $0 == entry.object }) != nil else { return nil }
+                let dentry = DentryObject(entry.object)
+                guard dentry.child == nil, dentry.reference.tryFreeze() else { return nil }
+                stripe.remove(entry.object, hash: entry.hash)
+                return dentry
+            }
+            if let victim {
+                counters.bump(.evictionsNegativeLimit)
+                releaseUnhashedDentry(victim, free: true)
+            }
+        }
+    }
+}

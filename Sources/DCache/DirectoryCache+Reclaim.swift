@@ -1,0 +1,383 @@
+// Eviction: the page policy (page-targeted reclaim through the allocator,
+// then compaction by moving objects) and the LRU baseline (the kernel's
+// dcache/icache shrinkers), behind one `reclaim(pages:)`.
+
+import Glibc
+import Slab
+
+/// An entry the cache wants the kernel to drop (so that it sends FORGET).
+public struct KickRequest: Equatable, Sendable {
+    public var parent: NodeID
+    public var name: [UInt8]
+}
+
+/// What one reclaim call did, over all four caches.
+public struct ReclaimReport: Equatable, Sendable, Codable {
+    public var policy: String = ""
+    public var source: String = ""
+    public var pagesWanted = 0
+    public var pagesFreed = 0
+    public var inodesEvicted = 0
+    public var dentriesEvicted = 0
+    public var moves = 0
+    public var kicksRequested = 0
+    public var rounds = 0
+    public var milliseconds = 0.0
+
+    public var evicted: Int { inodesEvicted + dentriesEvicted }
+    public var evictedPerPage: Double { pagesFreed == 0 ? 0 : Double(evicted) / Double(pagesFreed) }
+}
+
+extension DirectoryCache {
+    public enum EvictionPolicy: String, Sendable, Codable, CaseIterable {
+        /// Page-targeted reclaim over the slabs (seed 003), with recency.
+        case page
+        /// The baseline: evict unused objects from the cold end of an LRU.
+        case lru
+    }
+
+    public enum PressureSource: String, Sendable, Codable, CaseIterable {
+        case budget, psi, explicit
+    }
+
+    /// Frees at least `target` pages if it can, under the policy in force.
+    /// Safe while lookups, inserts and removes run on other threads.
+    @discardableResult
+    public func reclaim(pages target: Int, source: PressureSource = .explicit) -> ReclaimReport {
+        reclaimLock.withLock {
+            let (policy, migrate) = settings.withLock { ($0.eviction, $0.migrate) }
+            counters.bump(source.counter)
+            counters.bump(.reclaimPasses)
+            let before = residentPages
+            let evictedBefore = (counters.value(.evictedInodes), counters.value(.evictedDentries))
+            let movesBefore = counters.value(.moves)
+            let start = clock.nanoseconds()
+            var report = ReclaimReport(policy: policy.rawValue + (policy == .page && migrate ? "+migrate" : ""),
+                                       source: source.rawValue, pagesWanted: target)
+            switch policy {
+            case .page: report.rounds = reclaimByPage(target: target, migrate: migrate, before: before)
+            case .lru: report.rounds = reclaimByLRU(target: target, before: before)
+            }
+            report.pagesFreed = max(0, before - residentPages)
+            report.inodesEvicted = counters.value(.evictedInodes) - evictedBefore.0
+            report.dentriesEvicted = counters.value(.evictedDentries) - evictedBefore.1
+            report.moves = counters.value(.moves) - movesBefore
+            if report.pagesFreed < target {
+                report.kicksRequested = requestKicks(max: settings.withLock { $0.kicksPerPass })
+            }
+            report.milliseconds = Double(clock.nanoseconds() - start) / 1e6
+            counters.bump(.pagesReclaimed, by: report.pagesFreed)
+            settings.withLock { $0.lastReclaim = report }
+            return report
+        }
+    }
+
+    /// Rounds of: reclaim over dentries, then inodes (a freed dentry unpins
+    /// its inode), then, with migration, compaction of both. Stops when the
+    /// target is met or a round frees nothing.
+    private func reclaimByPage(target: Int, migrate: Bool, before: Int) -> Int {
+        var rounds = 0
+        while before - residentPages < target {
+            rounds += 1
+            let roundStart = residentPages
+            let evictedBefore = counters.value(.evictedInodes) + counters.value(.evictedDentries)
+            let remaining = { max(1, target - (before - self.residentPages)) }
+            _ = dentries.reclaim(pages: remaining())
+            _ = inodes.reclaim(pages: remaining())
+            if migrate {
+                _ = dentries.shrink()
+                _ = inodes.shrink()
+                _ = longNames.reclaim(pages: 0)
+                _ = longHandles.reclaim(pages: 0)
+            }
+            let evictedNow = counters.value(.evictedInodes) + counters.value(.evictedDentries)
+            if residentPages >= roundStart && evictedNow == evictedBefore { break }
+            if rounds >= 64 { break }
+        }
+        return rounds
+    }
+
+    /// Compaction alone: moves survivors of sparse slabs into dense ones.
+    @discardableResult
+    public func compact() -> CompactionReport {
+        reclaimLock.withLock {
+            let before = residentPages
+            let movesBefore = counters.value(.moves)
+            let d = dentries.shrink()
+            let i = inodes.shrink()
+            _ = longNames.reclaim(pages: 0)
+            _ = longHandles.reclaim(pages: 0)
+            return CompactionReport(pagesFreed: max(0, before - residentPages),
+                                    moves: counters.value(.moves) - movesBefore,
+                                    slabsVacated: d.slabsVacated + i.slabsVacated,
+                                    slabsEmptied: d.slabsEmptied + i.slabsEmptied)
+        }
+    }
+
+    // MARK: Callbacks the allocator calls during reclaim and compaction
+
+    func dentryCallbacks() -> SlabCache.Callbacks {
+        SlabCache.Callbacks(
+            destructor: { [unowned self] raw in
+                // Reclaim won 1 -> 0: unpublish, then drop references.
+                let dentry = DentryObject(raw)
+                dentryTable.withStripe(dentry.hash) { _ = $0.remove(raw, hash: dentry.hash) }
+                counters.bump(.evictedDentries)
+                releaseUnhashedDentry(dentry, free: false)
+            },
+            shouldReclaim: { [unowned self] raw in
+                // Second chance for a dentry used since the last pass; and
+                // keep the names of inodes the kernel holds: a kick needs them.
+                let dentry = DentryObject(raw)
+                return !dentry.clearFlags(DentryObject.referenced) && !isKernelHeld(dentry.child)
+            },
+            mobility: SlabCache.Mobility(
+                get: { [unowned self] raw in
+                    let dentry = DentryObject(raw)
+                    return dentryTable.withStripe(dentry.hash) { _ in dentry.reference.tryRetain() }
+                },
+                kick: { [unowned self] raw, destination in
+                    moveOrFreeDentry(DentryObject(raw), to: destination.map(DentryObject.init))
+                }))
+    }
+
+    private func moveOrFreeDentry(_ dentry: DentryObject, to destination: DentryObject?) -> SlabCache.KickOutcome {
+        let hash = dentry.hash
+        let outcome: SlabCache.KickOutcome = dentryTable.withStripe(hash) { stripe in
+            // Count 2: the cache's own and the mover's. Anything more is a
+            // request in flight, which pins the object to its address.
+            guard dentry.reference.tryFreeze(expected: 2) else {
+                dentry.reference.release()
+                return .refused
+            }
+            if let destination {
+                dentry.copy(to: destination)
+                destination.reference.setCount(1)
+                stripe.replace(dentry.raw, with: destination.raw, hash: hash)
+                return .moved
+            }
+            guard !isKernelHeld(dentry.child) else {
+                dentry.reference.setCount(1)
+                return .refused
+            }
+            stripe.remove(dentry.raw, hash: hash)
+            return .freed
+        }
+        switch outcome {
+        case .moved: counters.bump(.moves)
+        case .freed:
+            counters.bump(.evictedDentries)
+            releaseUnhashedDentry(dentry, free: false)
+        case .refused: break
+        }
+        return outcome
+    }
+
+    func inodeCallbacks() -> SlabCache.Callbacks {
+        SlabCache.Callbacks(
+            destructor: { [unowned self] raw in
+                let inode = InodeObject(raw)
+                unpublish(inode)
+                counters.bump(.evictedInodes)
+            },
+            shouldReclaim: { raw in
+                !InodeObject(raw).clearFlags(InodeObject.referenced)
+            },
+            mobility: SlabCache.Mobility(
+                get: { [unowned self] raw in
+                    let inode = InodeObject(raw)
+                    return nodeTable.withSlot(inode.nodeID) { _ in inode.reference.tryRetain() }
+                },
+                kick: { [unowned self] raw, destination in
+                    moveOrFreeInode(InodeObject(raw), to: destination.map(InodeObject.init))
+                }))
+    }
+
+    private func moveOrFreeInode(_ inode: InodeObject, to destination: InodeObject?) -> SlabCache.KickOutcome {
+        let id = inode.nodeID
+        let hash = Self.hash(inode.identity)
+        let outcome: SlabCache.KickOutcome = nodeTable.withSlot(id) { slot in
+            identityTable.withStripe(hash) { stripe in
+                let stable = inode.stable
+                // Only stable references (kernel, handles, dentries) and the
+                // mover's: no request holds the address.
+                if let destination, inode.reference.tryFreeze(expected: stable + 2) {
+                    inode.copy(to: destination)
+                    destination.reference.setCount(stable + 1)
+                    slot!.pointee.object = destination.raw
+                    stripe.replace(inode.raw, with: destination.raw, hash: hash)
+                    return .moved
+                }
+                if stable == 0, inode.reference.tryFreeze(expected: 2) {
+                    slot!.pointee.object = nil
+                    stripe.remove(inode.raw, hash: hash)
+                    return .freed
+                }
+                inode.reference.release()
+                return .refused
+            }
+        }
+        switch outcome {
+        case .moved: counters.bump(.moves)
+        case .freed:
+            counters.bump(.evictedInodes)
+            retire(inode)
+        case .refused: break
+        }
+        return outcome
+    }
+
+    /// Whether the kernel holds the node (its dentry must then stay: kicking
+    /// the kernel's copy needs the name).
+    func isKernelHeld(_ id: NodeID?) -> Bool {
+        guard let id else { return false }
+        return nodeTable.withSlot(id) { slot in
+            slot?.pointee.object.map { InodeObject($0).kernelLookups > 0 } ?? false
+        }
+    }
+
+    /// Takes a frozen inode (count 0, ours) out of both tables and retires
+    /// its id.
+    func unpublish(_ inode: InodeObject) {
+        let id = inode.nodeID
+        let hash = Self.hash(inode.identity)
+        nodeTable.withSlot(id) { slot in
+            if slot?.pointee.object == inode.raw { slot!.pointee.object = nil }
+            identityTable.withStripe(hash) { _ = $0.remove(inode.raw, hash: hash) }
+        }
+        retire(inode)
+    }
+
+    /// Recycles the id (new generation) and frees the long handle.
+    private func retire(_ inode: InodeObject) {
+        nodeTable.recycle(inode.nodeID)
+        if let longHandle = inode.longHandleObject { longHandles.free(longHandle) }
+    }
+
+    // MARK: The LRU baseline
+
+    func pushLRU(_ inode: InodeObject) {
+        guard inode.flags & InodeObject.onLRU == 0 else { return }
+        inode.setFlags(InodeObject.onLRU)
+        inodeLRU.withLock { $0.append(LRUEntry(object: inode.raw, key: inode.nodeID.rawValue, hash: 0)) }
+    }
+
+    /// Evicts from the cold ends, dentries and inodes in turn (the kernel
+    /// runs its dcache and icache shrinkers side by side), until the page
+    /// target is met or nothing more can go.
+    private func reclaimByLRU(target: Int, before: Int) -> Int {
+        var rounds = 0
+        // Entries looked at since the last eviction: a full turn of both
+        // lists without one means nothing more can go.
+        var fruitless = 0
+        while before - residentPages < target {
+            rounds += 1
+            let gone = evictDentriesFromLRU(batch: 128) + evictInodesFromLRU(batch: 64)
+            fruitless = gone > 0 ? 0 : fruitless + 192
+            if fruitless > lruLength { break }
+        }
+        return rounds
+    }
+
+    private var lruLength: Int {
+        dentryLRU.withLock { $0.count } + inodeLRU.withLock { $0.count }
+    }
+
+    private func evictDentriesFromLRU(batch: Int) -> Int {
+        var evicted = 0
+        for _ in 0..<batch {
+            guard let entry = dentryLRU.withLock({ $0.popFirst() }) else { break }
+            enum Verdict { case gone, requeue, evicted(DentryObject) }
+            let verdict: Verdict = dentryTable.withStripe(entry.hash) { stripe in
+                guard stripe.find(entry.hash, { $0 == entry.object }) != nil else { return .gone }
+                let dentry = DentryObject(entry.object)
+                if dentry.clearFlags(DentryObject.referenced) || isKernelHeld(dentry.child) { return .requeue }
+                guard dentry.reference.tryFreeze() else { return .requeue }
+                stripe.remove(entry.object, hash: entry.hash)
+                return .evicted(dentry)
+            }
+            switch verdict {
+            case .gone: break
+            case .requeue: dentryLRU.withLock { $0.append(entry) }
+            case .evicted(let dentry):
+                counters.bump(.evictedDentries)
+                releaseUnhashedDentry(dentry, free: true)
+                evicted += 1
+            }
+        }
+        return evicted
+    }
+
+    private func evictInodesFromLRU(batch: Int) -> Int {
+        var evicted = 0
+        for _ in 0..<batch {
+            guard let entry = inodeLRU.withLock({ $0.popFirst() }) else { break }
+            let id = NodeID(entry.key)
+            enum Verdict { case gone, requeue, inUse, evicted(InodeObject) }
+            let verdict: Verdict = nodeTable.withSlot(id) { slot in
+                guard slot?.pointee.object == entry.object else { return .gone }
+                let inode = InodeObject(entry.object)
+                if inode.clearFlags(InodeObject.referenced) { return .requeue }
+                guard inode.reference.tryFreeze() else {
+                    // In use: off the LRU until its last user lets go.
+                    inode.clearFlags(InodeObject.onLRU)
+                    return .inUse
+                }
+                slot!.pointee.object = nil
+                let hash = Self.hash(inode.identity)
+                identityTable.withStripe(hash) { _ = $0.remove(inode.raw, hash: hash) }
+                return .evicted(inode)
+            }
+            switch verdict {
+            case .gone, .inUse: break
+            case .requeue: inodeLRU.withLock { $0.append(entry) }
+            case .evicted(let inode):
+                counters.bump(.evictedInodes)
+                retire(inode)
+                inodes.free(inode.raw)
+                evicted += 1
+            }
+        }
+        return evicted
+    }
+
+    // MARK: Kicks
+
+    /// Asks the owner to make the kernel drop up to `max` entries whose
+    /// inodes only the kernel keeps (no handle open, not recently used), so
+    /// that FORGET unpins them. Returns how many were requested.
+    @discardableResult
+    public func requestKicks(max limit: Int) -> Int {
+        guard limit > 0, let handler = kickHandler else { return 0 }
+        var requests: [KickRequest] = []
+        dentryTable.forEachStripe { stripe in
+            guard requests.count < limit else { return }
+            stripe.forEach { raw in
+                guard requests.count < limit else { return }
+                let dentry = DentryObject(raw)
+                guard let child = dentry.child, dentry.flags & DentryObject.referenced == 0 else { return }
+                let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
+                    guard let object = slot?.pointee.object else { return false }
+                    let inode = InodeObject(object)
+                    // Held by the kernel and by dentries (at most this one
+                    // and its own children), by nothing else.
+                    return inode.kernelLookups > 0 && inode.flags & InodeObject.referenced == 0
+                        && !inode.attributes.isDirectory && inode.stable == 2
+                }
+                if onlyKernel { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }
+            }
+        }
+        guard !requests.isEmpty else { return 0 }
+        counters.bump(.kicksRequested, by: requests.count)
+        handler(requests)
+        return requests.count
+    }
+}
+
+/// What one compaction did.
+public struct CompactionReport: Equatable, Sendable, Codable {
+    public var pagesFreed = 0
+    public var moves = 0
+    public var slabsVacated = 0
+    public var slabsEmptied = 0
+}

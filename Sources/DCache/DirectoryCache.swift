@@ -1,0 +1,334 @@
+import CSlabSupport
+import DequeModule
+import Glibc
+import Slab
+
+/// The dentry and inode caches with their lookup tables, reference protocol,
+/// eviction policies and memory budget. See DCache.swift for the design.
+public final class DirectoryCache: @unchecked Sendable {
+    public let configuration: Configuration
+
+    let inodes: SlabCache
+    let dentries: SlabCache
+    /// Names longer than 32 bytes, owned by their dentry.
+    let longNames: SlabCache
+    /// File handles longer than 16 bytes, owned by their inode.
+    let longHandles: SlabCache
+
+    let nodeTable = NodeTable()
+    let identityTable = StripedTable()
+    let dentryTable = StripedTable()
+
+    let counters = Counters()
+    let clock = Clock()
+    /// Cold end first; entries may be stale (freed or reused slots): checked
+    /// against the tables when popped, as the kernel's lazy LRU does.
+    let inodeLRU = Locked(Deque<LRUEntry>())
+    let dentryLRU = Locked(Deque<LRUEntry>())
+    /// Negative dentries oldest first, for the cap.
+    let negativeQueue = Locked(Deque<LRUEntry>())
+
+    /// Serialises reclaim passes; settings may change between passes.
+    let reclaimLock = Lock()
+    let settings: Locked<Settings>
+    /// Asks the owner to make the kernel let go of these entries (the
+    /// filesystem calls fuse_lowlevel_notify_inval_entry). Called on the
+    /// reclaim thread with no DCache lock held.
+    public var kickHandler: (@Sendable ([KickRequest]) -> Void)? {
+        get { settings.withLock { $0.kickHandler } }
+        set { settings.withLock { $0.kickHandler = newValue } }
+    }
+
+    var pressure: PressureMonitor?
+    let reclaimer = ReclaimThread()
+
+    struct LRUEntry {
+        let object: UnsafeMutableRawPointer
+        /// Node id for an inode; parent id for a dentry.
+        let key: UInt64
+        let hash: UInt32
+    }
+
+    public init(_ configuration: Configuration) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        settings = Locked(Settings(configuration))
+        func cache(_ name: String, _ size: Int, reclaimable: Bool, reserve: Int) throws -> SlabCache {
+            var c = SlabCache.Configuration(name: name, objectSize: size, slabSize: configuration.slabSize,
+                                            reclaimable: reclaimable)
+            c.reservedBytes = reserve
+            c.circulation = configuration.circulation
+            c.shrinkFillRatio = 1.0
+            c.emptySlabsKept = 1
+            return try SlabCache(c)
+        }
+        // Filled in below, once `self` exists for the callbacks.
+        inodes = try cache("slabfs_inode", InodeObject.size, reclaimable: true, reserve: configuration.reservedBytes)
+        dentries = try cache("slabfs_dentry", DentryObject.size, reclaimable: true, reserve: configuration.reservedBytes)
+        longNames = try cache("slabfs_name", DentryObject.maximumNameLength + 1, reclaimable: false,
+                              reserve: configuration.reservedBytes / 4)
+        longHandles = try cache("slabfs_handle", BackingFileHandle.maximumLength, reclaimable: false,
+                                reserve: configuration.reservedBytes / 4)
+        inodes.setCallbacks(inodeCallbacks())
+        dentries.setCallbacks(dentryCallbacks())
+        reclaimer.attach(self)
+        if configuration.psiThresholdMicroseconds > 0 {
+            pressure = PressureMonitor(cache: self)
+        }
+    }
+
+    deinit {
+        pressure?.stop()
+        reclaimer.stop()
+    }
+
+    /// Every slab cache this directory cache uses, for slabinfo.
+    public var slabCaches: [SlabCache] { [dentries, inodes, longNames, longHandles] }
+
+    /// Pages held by all four caches.
+    public var residentPages: Int { slabCaches.reduce(0) { $0 + $1.residentPages } }
+
+    // MARK: Inodes
+
+    /// The inode with this id, with a request reference; nil if unknown.
+    public func inode(_ id: NodeID) -> InodeReference? {
+        nodeTable.withSlot(id) { slot in
+            guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return nil }
+            return InodeReference(InodeObject(object), cache: self)
+        }
+    }
+
+    /// The root, created once with its id 1, pinned for the cache's life.
+    public func insertRoot(identity: BackingIdentity, handle: BackingFileHandle,
+                           attributes: InodeAttributes) throws -> InodeReference {
+        let reference = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
+                                              attributeTimeout: 0, reservedID: .root)
+        precondition(reference.nodeID == .root, "the root must be the first inode")
+        addStableReference(to: .root)
+        return reference
+    }
+
+    /// Finds the inode of a backing identity (hard links share it), or
+    /// creates it; returns it with a request reference and fresh attributes.
+    func findOrCreateInode(identity: BackingIdentity, handle: BackingFileHandle, attributes: InodeAttributes,
+                           attributeTimeout: Double, reservedID: NodeID? = nil) throws -> InodeReference {
+        let hash = Self.hash(identity)
+        let expiry = clock.expiry(after: attributeTimeout)
+        if let existing = findInode(identity, hash: hash) {
+            nodeTable.withSlot(existing.nodeID) { _ in
+                existing.attributes = attributes
+                existing.attributesExpiry = expiry
+            }
+            existing.setFlags(InodeObject.referenced)
+            return InodeReference(existing, cache: self)
+        }
+        guard let (id, generation) = nodeTable.issue(reserving: reservedID) else { throw DCacheError.outOfNodeIDs }
+        guard let raw = inodes.allocate() else {
+            nodeTable.recycle(id)
+            throw DCacheError.outOfMemory
+        }
+        var longHandle: UnsafeMutableRawPointer?
+        if handle.bytes.count > InodeObject.inlineHandleBytes {
+            longHandle = longHandles.allocate()
+            if longHandle == nil {
+                inodes.free(raw)
+                nodeTable.recycle(id)
+                throw DCacheError.outOfMemory
+            }
+        }
+        let inode = InodeObject(raw)
+        inode.initialize(nodeID: id, generation: generation, identity: identity, handle: handle,
+                         longHandle: longHandle, attributes: attributes, expiry: expiry)
+        inode.reference.setCount(2)  // the cache's own and the caller's
+        let winner: InodeObject? = nodeTable.withSlot(id) { slot in
+            identityTable.withStripe(hash) { stripe in
+                // Another thread may have created it meanwhile: use theirs.
+                if let other = stripe.find(hash, { InodeObject($0).identity == identity }),
+                   ObjectReference(other).tryRetain() {
+                    return InodeObject(other)
+                }
+                slot!.pointee.object = raw
+                stripe.insert(raw, hash: hash)
+                return nil
+            }
+        }
+        if let winner {
+            inode.reference.setCount(0)
+            if let longHandle { longHandles.free(longHandle) }
+            inodes.free(raw)
+            nodeTable.recycle(id)
+            nodeTable.withSlot(winner.nodeID) { _ in winner.attributes = attributes; winner.attributesExpiry = expiry }
+            return InodeReference(winner, cache: self)
+        }
+        counters.bump(.inodesCreated)
+        if settings.withLock({ $0.eviction }) == .lru { pushLRU(inode) }
+        noteGrowth()
+        return InodeReference(inode, cache: self)
+    }
+
+    private func findInode(_ identity: BackingIdentity, hash: UInt32) -> InodeObject? {
+        identityTable.withStripe(hash) { stripe in
+            guard let object = stripe.find(hash, { InodeObject($0).identity == identity }),
+                  ObjectReference(object).tryRetain() else { return nil }
+            return InodeObject(object)
+        }
+    }
+
+    static func hash(_ identity: BackingIdentity) -> UInt32 {
+        var h = identity.inode &* 0x9E37_79B9_7F4A_7C15 ^ identity.device &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= h >> 29
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// Adds a stable reference to a live inode (a dentry, an open handle,
+    /// the kernel). Returns false if the inode is not cached.
+    @discardableResult
+    func addStableReference(to id: NodeID) -> Bool {
+        nodeTable.withSlot(id) { slot in
+            guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return false }
+            InodeObject(object).stable += 1
+            return true
+        }
+    }
+
+    func dropStableReference(to id: NodeID) {
+        let becameUnused: InodeObject? = nodeTable.withSlot(id) { slot in
+            guard let object = slot?.pointee.object else {
+                preconditionFailure("DCache: dropping a reference to uncached node \(id)")
+            }
+            let inode = InodeObject(object)
+            precondition(inode.stable > 0, "DCache: node \(id) has no stable reference to drop")
+            inode.stable -= 1
+            return inode.reference.release() == 1 ? inode : nil
+        }
+        if let becameUnused { inodeBecameUnused(becameUnused) }
+    }
+
+    /// The kernel's LRU takes an inode when its last user lets go.
+    func inodeBecameUnused(_ inode: InodeObject) {
+        guard settings.withLock({ $0.eviction }) == .lru else { return }
+        pushLRU(inode)
+    }
+
+    // MARK: Kernel lookup counts and open handles
+
+    /// Counts lookups the kernel is about to be told of (a LOOKUP, CREATE,
+    /// MKDIR, ... reply or a readdirplus entry). Call before replying: the
+    /// kernel may send FORGET at once.
+    public func kernelLookup(_ inode: InodeReference, count: UInt64 = 1) {
+        nodeTable.withSlot(inode.nodeID) { _ in
+            let object = inode.object
+            if object.kernelLookups == 0 {
+                object.stable += 1
+                object.reference.retain()
+                counters.bump(.kernelHeld)
+            }
+            object.kernelLookups += count
+        }
+    }
+
+    /// FORGET: the kernel dropped `count` lookups of `id`.
+    public func forget(_ id: NodeID, count: UInt64) {
+        let dropped: Bool = nodeTable.withSlot(id) { slot in
+            guard let object = slot?.pointee.object else { return false }
+            let inode = InodeObject(object)
+            guard inode.kernelLookups > 0 else { return false }
+            inode.kernelLookups -= min(count, inode.kernelLookups)
+            return inode.kernelLookups == 0
+        }
+        if dropped {
+            counters.bump(.kernelHeld, by: -1)
+            dropStableReference(to: id)
+        }
+    }
+
+    /// BATCH_FORGET.
+    public func forget(bulk items: [(NodeID, UInt64)]) {
+        for (id, count) in items { forget(id, count: count) }
+    }
+
+    /// An open file or directory handle holds the inode (by id, never by
+    /// address).
+    public func openHandle(_ inode: InodeReference) {
+        let added = addStableReference(to: inode.nodeID)
+        precondition(added, "openHandle on an inode the caller does not hold")
+    }
+
+    public func closeHandle(_ id: NodeID) {
+        dropStableReference(to: id)
+    }
+
+    /// The kernel's lookup count of a node (for `user.slabfs.object`).
+    public func kernelLookups(of id: NodeID) -> UInt64? {
+        nodeTable.withSlot(id) { slot in slot?.pointee.object.map { InodeObject($0).kernelLookups } }
+    }
+
+    // MARK: Attributes
+
+    /// Cached attributes, and whether they are still within their timeout.
+    public func attributes(of inode: InodeReference) -> (attributes: InodeAttributes, fresh: Bool) {
+        nodeTable.withSlot(inode.nodeID) { _ in
+            (inode.object.attributes, clock.isBefore(inode.object.attributesExpiry))
+        }
+    }
+
+    public func setAttributes(_ inode: InodeReference, _ attributes: InodeAttributes, timeout: Double) {
+        let expiry = clock.expiry(after: timeout)
+        nodeTable.withSlot(inode.nodeID) { _ in
+            inode.object.attributes = attributes
+            inode.object.attributesExpiry = expiry
+        }
+    }
+
+    /// Marks the attributes stale, so the next getattr asks the backing file.
+    public func invalidateAttributes(_ id: NodeID) {
+        nodeTable.withSlot(id) { slot in
+            if let object = slot?.pointee.object { InodeObject(object).attributesExpiry = 0 }
+        }
+    }
+}
+
+/// A request's reference to an inode: it pins the object to its address
+/// until `release()`. Copying the value does not add a reference.
+public struct InodeReference: @unchecked Sendable {
+    let object: InodeObject
+    unowned(unsafe) let cache: DirectoryCache
+
+    init(_ object: InodeObject, cache: DirectoryCache) {
+        self.object = object
+        self.cache = cache
+    }
+
+    public var nodeID: NodeID { object.nodeID }
+    public var generation: UInt64 { UInt64(object.generation) }
+    public var identity: BackingIdentity { object.identity }
+    public var handle: BackingFileHandle { object.handle }
+    /// The object's address (for `user.slabfs.object`).
+    public var address: UnsafeMutableRawPointer { object.raw }
+    public var count: UInt32 { object.reference.count }
+
+    /// Ends the request's hold.
+    public func release() {
+        if object.reference.release() == 1 { cache.inodeBecameUnused(object) }
+    }
+}
+
+public enum DCacheError: Error, Equatable, CustomStringConvertible {
+    case outOfMemory
+    case outOfNodeIDs
+    case nameTooLong(Int)
+    case invalidName
+    case parentNotCached(NodeID)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .outOfMemory: return "the cache's reserved memory is exhausted"
+        case .outOfNodeIDs: return "no node ids left"
+        case .nameTooLong(let n): return "name of \(n) bytes is longer than 255"
+        case .invalidName: return "a name must be non-empty and hold no '/' or NUL"
+        case .parentNotCached(let id): return "parent node \(id) is not cached"
+        case .invalidConfiguration(let what): return "invalid configuration: \(what)"
+        }
+    }
+}

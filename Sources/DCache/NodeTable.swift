@@ -1,0 +1,105 @@
+import CSlabSupport
+import Slab
+
+/// Node id -> inode object, by direct index: node ids are slots of this
+/// table, handed out and recycled here, so finding an inode by id is an
+/// array access, and moving it is one store. Each slot keeps the generation
+/// its id was last issued with; reusing an id bumps it, as FUSE requires of
+/// (node id, generation) pairs.
+///
+/// Slots live in chunks allocated on demand and never moved, so a slot's
+/// address is stable. Slots are read and written under the stripe lock of
+/// their id (`withSlot`).
+final class NodeTable: @unchecked Sendable {
+    static let stripeCount = 64
+    static let chunkShift = 12
+    static let chunkSize = 1 << chunkShift
+    static let maximumChunks = 1 << 16
+
+    struct Slot {
+        var object: UnsafeMutableRawPointer?
+        var generation: UInt32
+    }
+
+    private let locks: [Lock]
+    /// Chunk addresses, written once under `allocation` and read with an
+    /// atomic load: an id from the kernel may name a chunk not made yet.
+    private let chunks: UnsafeMutablePointer<UInt64>
+    private let allocation = Locked(Allocation())
+
+    private struct Allocation {
+        var next: UInt64 = 1
+        var free: [UInt64] = []
+        var chunkCount = 0
+    }
+
+    init() {
+        locks = (0..<NodeTable.stripeCount).map { _ in Lock() }
+        chunks = .allocate(capacity: NodeTable.maximumChunks)
+        chunks.initialize(repeating: 0, count: NodeTable.maximumChunks)
+    }
+
+    deinit {
+        for i in 0..<NodeTable.maximumChunks where chunks[i] != 0 {
+            UnsafeMutablePointer<Slot>(bitPattern: UInt(chunks[i]))!.deallocate()
+        }
+        chunks.deallocate()
+    }
+
+    private func slotAddress(_ id: NodeID) -> UnsafeMutablePointer<Slot>? {
+        let chunk = Int(id.rawValue >> UInt64(NodeTable.chunkShift))
+        guard id.rawValue > 0, chunk < NodeTable.maximumChunks else { return nil }
+        let base = slab_load_u64(chunks + chunk, Int32(SLAB_ACQUIRE))
+        guard base != 0 else { return nil }
+        return UnsafeMutablePointer<Slot>(bitPattern: UInt(base))! + Int(id.rawValue & UInt64(NodeTable.chunkSize - 1))
+    }
+
+    /// Runs `body` with the slot of `id` under its stripe lock; nil slot if
+    /// the id was never issued.
+    @inline(__always)
+    func withSlot<R>(_ id: NodeID, _ body: (UnsafeMutablePointer<Slot>?) throws -> R) rethrows -> R {
+        try locks[Int(id.rawValue & UInt64(NodeTable.stripeCount - 1))].withLock { try body(slotAddress(id)) }
+    }
+
+    /// A fresh id and its generation. The slot stays empty until published.
+    func issue(reserving reservedID: NodeID? = nil) -> (NodeID, UInt32)? {
+        let issued: UInt64? = allocation.withLock { allocation in
+            let id: UInt64
+            if let reserved = reservedID {
+                id = reserved.rawValue
+                allocation.next = max(allocation.next, id + 1)
+            } else if let recycled = allocation.free.popLast() {
+                id = recycled
+            } else {
+                id = allocation.next
+                allocation.next += 1
+            }
+            let chunk = Int(id >> UInt64(NodeTable.chunkShift))
+            guard chunk < NodeTable.maximumChunks else { return nil }
+            while allocation.chunkCount <= chunk {
+                let memory = UnsafeMutablePointer<Slot>.allocate(capacity: NodeTable.chunkSize)
+                memory.initialize(repeating: Slot(object: nil, generation: 0), count: NodeTable.chunkSize)
+                slab_store_u64(chunks + allocation.chunkCount, UInt64(UInt(bitPattern: memory)), Int32(SLAB_RELEASE))
+                allocation.chunkCount += 1
+            }
+            return id
+        }
+        guard let issued else { return nil }
+        let id = NodeID(issued)
+        let generation = withSlot(id) { $0!.pointee.generation }
+        return (id, generation)
+    }
+
+    /// Gives an id back (its slot must already be empty); the next holder
+    /// gets a new generation.
+    func recycle(_ id: NodeID) {
+        withSlot(id) { slot in
+            slot!.pointee.object = nil
+            slot!.pointee.generation &+= 1
+        }
+        allocation.withLock { $0.free.append(id.rawValue) }
+    }
+
+    /// Ids issued and not recycled, an upper bound on live inodes.
+    var issuedCount: Int { allocation.withLock { Int($0.next) - 1 - $0.free.count } }
+}

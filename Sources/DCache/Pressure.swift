@@ -1,0 +1,211 @@
+// Memory pressure: the budget (high and low watermarks), the kernel's PSI
+// trigger, and explicit requests, all answered by one reclaim thread so that
+// lookups never wait for a reclaim pass.
+
+import Glibc
+import Slab
+
+extension DirectoryCache {
+    /// Called after the cache grows: past the high watermark, wake the
+    /// reclaim thread (started on first need).
+    func noteGrowth() {
+        let budget = settings.withLock { $0.budgetBytes }
+        guard budget > 0 else { return }
+        let highPages = Int(Double(budget) * configuration.highWatermark) / systemPageSize
+        guard residentPages > highPages else { return }
+        reclaimer.signal(.budget)
+    }
+
+    /// One reclaim pass for `source`, down to the low watermark (budget) or
+    /// by a fraction of what is resident (PSI).
+    func respond(to source: PressureSource) {
+        let budget = settings.withLock { $0.budgetBytes }
+        let resident = residentPages
+        let target: Int
+        switch source {
+        case .budget, .explicit:
+            guard budget > 0 else { return }
+            let lowPages = Int(Double(budget) * configuration.lowWatermark) / systemPageSize
+            target = resident - lowPages
+        case .psi:
+            target = Int(Double(resident) * configuration.psiReclaimFraction)
+        }
+        guard target > 0 else { return }
+        reclaim(pages: target, source: source)
+    }
+
+    /// Blocks until the reclaim thread has nothing pending (for tests and
+    /// benchmarks that need a settled cache).
+    public func waitForReclaim() {
+        reclaimer.waitUntilIdle()
+    }
+}
+
+/// The thread that runs reclaim passes on request.
+final class ReclaimThread: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var pending: Set<DirectoryCache.PressureSource> = []
+    private var running = false
+    private var busy = false
+    private var stopping = false
+    private var thread: pthread_t?
+    private weak var cache: DirectoryCache?
+
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        condition.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    func attach(_ cache: DirectoryCache) { self.cache = cache }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    func signal(_ source: DirectoryCache.PressureSource) {
+        let start: Bool = locked {
+            guard !stopping else { return false }
+            pending.insert(source)
+            pthread_cond_broadcast(condition)
+            if running { return false }
+            running = true
+            return true
+        }
+        if start { spawn() }
+    }
+
+    private func spawn() {
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, reclaimThreadMain, Unmanaged.passRetained(self).toOpaque())
+        precondition(rc == 0, "cannot start the reclaim thread: \(rc)")
+        locked { self.thread = thread }
+    }
+
+    fileprivate func run() {
+        while true {
+            let next: DirectoryCache.PressureSource? = locked {
+                while pending.isEmpty && !stopping {
+                    busy = false
+                    pthread_cond_broadcast(condition)
+                    pthread_cond_wait(condition, mutex)
+                }
+                if stopping { return nil }
+                busy = true
+                return pending.removeFirst()
+            }
+            guard let next else { return }
+            cache?.respond(to: next)
+        }
+    }
+
+    func waitUntilIdle() {
+        locked {
+            while running && (busy || !pending.isEmpty) && !stopping { pthread_cond_wait(condition, mutex) }
+        }
+    }
+
+    func stop() {
+        let thread: pthread_t? = locked {
+            stopping = true
+            pthread_cond_broadcast(condition)
+            return self.thread
+        }
+        guard let thread else { return }
+        // The last reference may be dropped on the reclaim thread itself.
+        if pthread_equal(thread, pthread_self()) != 0 {
+            pthread_detach(thread)
+        } else {
+            pthread_join(thread, nil)
+        }
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+}
+
+private func reclaimThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let thread = Unmanaged<ReclaimThread>.fromOpaque(raw!).takeRetainedValue()
+    thread.run()
+    return nil
+}
+
+/// The kernel's PSI trigger on /proc/pressure/memory: the kernel wakes a
+/// poll() with POLLPRI when memory stalls exceed the threshold within a
+/// window. Each event asks the reclaim thread for a pass.
+final class PressureMonitor: @unchecked Sendable {
+    private let fd: Int32
+    private var stopPipe: [Int32] = [-1, -1]
+    private var thread: pthread_t?
+    private weak var cache: DirectoryCache?
+    /// Why PSI is unavailable, if it is (no /proc/pressure, no permission).
+    private(set) var unavailableReason: String?
+
+    init(cache: DirectoryCache) {
+        self.cache = cache
+        let threshold = cache.configuration.psiThresholdMicroseconds
+        fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            unavailableReason = "cannot open /proc/pressure/memory: \(String(cString: strerror(errno)))"
+            return
+        }
+        let trigger = "some \(threshold) 1000000"
+        let written = trigger.withCString { write(fd, $0, strlen($0) + 1) }
+        guard written > 0 else {
+            unavailableReason = "PSI trigger refused: \(String(cString: strerror(errno)))"
+            return
+        }
+        guard pipe(&stopPipe) == 0 else {
+            unavailableReason = "pipe2 failed"
+            return
+        }
+        var thread = pthread_t()
+        guard pthread_create(&thread, nil, pressureThreadMain, Unmanaged.passRetained(self).toOpaque()) == 0 else {
+            unavailableReason = "cannot start the PSI thread"
+            return
+        }
+        self.thread = thread
+    }
+
+    var isActive: Bool { thread != nil }
+
+    fileprivate func run() {
+        var fds = [pollfd(fd: fd, events: Int16(POLLPRI), revents: 0),
+                   pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0)]
+        while true {
+            let n = poll(&fds, 2, -1)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0, fds[1].revents == 0 else { return }
+            if fds[0].revents & Int16(POLLERR) != 0 { return }
+            if fds[0].revents & Int16(POLLPRI) != 0 { cache?.reclaimer.signal(.psi) }
+        }
+    }
+
+    func stop() {
+        guard let thread else {
+            if fd >= 0 { close(fd) }
+            return
+        }
+        var byte: UInt8 = 1
+        _ = write(stopPipe[1], &byte, 1)
+        pthread_join(thread, nil)
+        self.thread = nil
+        close(stopPipe[0])
+        close(stopPipe[1])
+        close(fd)
+    }
+}
+
+private func pressureThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let monitor = Unmanaged<PressureMonitor>.fromOpaque(raw!).takeRetainedValue()
+    monitor.run()
+    return nil
+}

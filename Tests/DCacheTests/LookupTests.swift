@@ -1,0 +1,168 @@
+import DCache
+import Slab
+import Testing
+
+@Suite("Lookups, inserts and the tables")
+struct LookupTests {
+    @Test("an inserted name is found, with its node id, identity, handle and attributes")
+    func insertThenLookup() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inserted = try cache.insert(parent: .root, name: name("hello.c"), identity: identity(42), handle: handle(42),
+                                        attributes: attributes(42), entryTimeout: 10, attributeTimeout: 10)
+        let id = inserted.nodeID
+        inserted.release()
+        let found = try #require(expectHit(cache.lookup(parent: .root, name: name("hello.c"))))
+        defer { found.release() }
+        #expect(found.nodeID == id)
+        #expect(found.identity == identity(42))
+        #expect(found.handle == handle(42))
+        let (attrs, fresh) = cache.attributes(of: found)
+        #expect(attrs == attributes(42))
+        #expect(fresh)
+        #expect(cache.statistics()[.hits] == 1)
+    }
+
+    @Test("a name never inserted is a miss")
+    func miss() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        guard case .miss = cache.lookup(parent: .root, name: name("nothing")) else {
+            Issue.record("expected a miss")
+            return
+        }
+        #expect(cache.statistics()[.misses] == 1)
+    }
+
+    @Test("hard links share one inode")
+    func hardLinks() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let a = try populate(cache, files: 1, prefix: "a", entryTimeout: 10)
+        let b = try populate(cache, files: 1, prefix: "b", entryTimeout: 10)
+        #expect(a == b)
+        #expect(cache.statistics().inodes == 2)
+    }
+
+    @Test("long names and long file handles round-trip through their side caches")
+    func longNamesAndHandles() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let longName = name(String(repeating: "x", count: 200))
+        let inode = try cache.insert(parent: .root, name: longName, identity: identity(5), handle: handle(5, long: true),
+                                     attributes: attributes(5), entryTimeout: 10, attributeTimeout: 10)
+        inode.release()
+        let found = try #require(expectHit(cache.lookup(parent: .root, name: longName)))
+        #expect(found.handle == handle(5, long: true))
+        found.release()
+        let stats = cache.statistics()
+        #expect(stats.caches[2].activeObjects == 1)
+        #expect(stats.caches[3].activeObjects == 1)
+    }
+
+    @Test("bad names are refused and change nothing")
+    func badNames() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        for bad in [name(""), name("a/b"), [0x61, 0, 0x62], name(String(repeating: "y", count: 256))] {
+            #expect(throws: DCacheError.self) {
+                _ = try cache.insert(parent: .root, name: bad, identity: identity(9), handle: handle(9),
+                                     attributes: attributes(9), entryTimeout: 1, attributeTimeout: 1)
+            }
+        }
+        #expect(cache.statistics().dentries == 0)
+        #expect(cache.statistics().inodes == 1)
+    }
+
+    @Test("an entry past its timeout is a miss")
+    func expiry() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 1, entryTimeout: 0)
+        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
+            Issue.record("an expired entry was served")
+            return
+        }
+    }
+
+    @Test("a negative dentry answers lookups of a missing name")
+    func negative() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try cache.insertNegative(parent: .root, name: name("missing"), timeout: 10)
+        guard case .negative = cache.lookup(parent: .root, name: name("missing")) else {
+            Issue.record("expected a negative hit")
+            return
+        }
+        #expect(cache.statistics()[.negativeHits] == 1)
+        #expect(cache.statistics().negativeDentries == 1)
+    }
+
+    @Test("negative dentries stay under their cap however many names are missed")
+    func negativeCap() throws {
+        let cache = try makeCache { $0.negativeLimit = 100 }
+        try makeRoot(cache)
+        for i in 0..<5_000 { try cache.insertNegative(parent: .root, name: name("gone\(i)"), timeout: 10) }
+        let stats = cache.statistics()
+        #expect(stats.negativeDentries == 100)
+        #expect(stats.dentries == 100)
+        #expect(stats[.evictionsNegativeLimit] == 4_900)
+        guard case .negative = cache.lookup(parent: .root, name: name("gone4999")) else {
+            Issue.record("the newest negative dentry was evicted")
+            return
+        }
+    }
+
+    @Test("removing a name turns its dentry negative and unpins the inode")
+    func removal() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 1)
+        cache.remove(parent: .root, name: name("f0"), negativeTimeout: 10)
+        guard case .negative = cache.lookup(parent: .root, name: name("f0")) else {
+            Issue.record("expected a negative dentry after removal")
+            return
+        }
+        cache.reclaim(pages: 100)
+        #expect(cache.statistics().inodes == 1)
+    }
+
+    @Test("rename moves the name; exchange swaps two names")
+    func renames() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let ids = try populate(cache, files: 2)
+        cache.rename(from: (.root, name("f0")), to: (.root, name("g")), exchange: false, entryTimeout: 10)
+        let g = try #require(expectHit(cache.lookup(parent: .root, name: name("g"))))
+        #expect(g.nodeID == ids[0])
+        g.release()
+        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
+            Issue.record("the old name still resolves")
+            return
+        }
+        cache.rename(from: (.root, name("g")), to: (.root, name("f1")), exchange: true, entryTimeout: 10)
+        let f1 = try #require(expectHit(cache.lookup(parent: .root, name: name("f1"))))
+        let g2 = try #require(expectHit(cache.lookup(parent: .root, name: name("g"))))
+        #expect(f1.nodeID == ids[0] && g2.nodeID == ids[1])
+        f1.release()
+        g2.release()
+    }
+
+    @Test("a recycled node id comes back with a new generation")
+    func generations() throws {
+        let cache = try makeCache { $0.eviction = .lru }
+        try makeRoot(cache)
+        let first = try cache.insert(parent: .root, name: name("a"), identity: identity(10), handle: handle(10),
+                                     attributes: attributes(10), entryTimeout: 10, attributeTimeout: 10)
+        let (id, generation) = (first.nodeID, first.generation)
+        first.release()
+        cache.invalidate(parent: .root, name: name("a"))
+        cache.reclaim(pages: 1_000)
+        #expect(!cache.isCached(id))
+        let second = try cache.insert(parent: .root, name: name("b"), identity: identity(11), handle: handle(11),
+                                      attributes: attributes(11), entryTimeout: 10, attributeTimeout: 10)
+        defer { second.release() }
+        #expect(second.nodeID == id)
+        #expect(second.generation == generation + 1)
+    }
+}

@@ -1,0 +1,203 @@
+import DCache
+import Slab
+import Synchronization
+import Testing
+
+@Suite("References, reclaim, compaction and kicks")
+struct ReclaimTests {
+    @Test("the kernel's lookup count pins an inode until FORGET")
+    func kernelPins() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inode = try cache.insert(parent: .root, name: name("held"), identity: identity(3), handle: handle(3),
+                                     attributes: attributes(3), entryTimeout: 10, attributeTimeout: 10)
+        cache.kernelLookup(inode, count: 2)
+        let id = inode.nodeID
+        inode.release()
+        cache.invalidate(parent: .root, name: name("held"))
+        cache.reclaim(pages: 1_000)
+        let still = try #require(cache.inode(id))
+        still.release()
+        cache.forget(id, count: 1)
+        cache.reclaim(pages: 1_000)
+        #expect(cache.isCached(id))
+        cache.forget(id, count: 1)
+        cache.reclaim(pages: 1_000)
+        #expect(!cache.isCached(id))
+        #expect(cache.kernelLookups(of: id) == nil)
+    }
+
+    @Test("an open handle pins its inode; closing it lets reclaim take it")
+    func handlesPin() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inode = try cache.insert(parent: .root, name: name("open"), identity: identity(4), handle: handle(4),
+                                     attributes: attributes(4), entryTimeout: 10, attributeTimeout: 10)
+        cache.openHandle(inode)
+        let id = inode.nodeID
+        inode.release()
+        cache.invalidate(parent: .root, name: name("open"))
+        cache.reclaim(pages: 1_000)
+        #expect(cache.isCached(id))
+        cache.closeHandle(id)
+        cache.reclaim(pages: 1_000)
+        #expect(!cache.isCached(id))
+    }
+
+    @Test("a child dentry pins its parent directory's inode")
+    func childPinsParent() throws {
+        let cache = try makeCache { $0.migrate = false }
+        try makeRoot(cache)
+        let directory = try cache.insert(parent: .root, name: name("dir"), identity: identity(20), handle: handle(20),
+                                         attributes: attributes(20, directory: true), entryTimeout: 10, attributeTimeout: 10)
+        let dirID = directory.nodeID
+        try populate(cache, files: 3, under: dirID)
+        directory.release()
+        cache.invalidate(parent: .root, name: name("dir"))
+        // The children's dentries still hold the directory.
+        let stats = cache.statistics()
+        #expect(stats.inodes == 5)
+        cache.invalidate(parent: dirID, name: name("f0"))
+        cache.invalidate(parent: dirID, name: name("f1"))
+        cache.invalidate(parent: dirID, name: name("f2"))
+        cache.reclaim(pages: 1_000)
+        #expect(!cache.isCached(dirID))
+    }
+
+    @Test("a request's reference keeps an inode from being freed or moved")
+    func requestPins() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 3000)
+        let held = try #require(expectHit(cache.lookup(parent: .root, name: name("f1234"))))
+        let address = held.address
+        for i in 0..<3000 where i != 1234 { cache.invalidate(parent: .root, name: name("f\(i)")) }
+        cache.invalidate(parent: .root, name: name("f1234"))
+        cache.reclaim(pages: 10_000)
+        cache.compact()
+        #expect(held.address == address)
+        #expect(held.identity == identity(2234))
+        #expect(held.handle == handle(2234))
+        let again = try #require(cache.inode(held.nodeID))
+        #expect(again.address == address)
+        again.release()
+        held.release()
+    }
+
+    @Test("page reclaim frees whole slabs of unused objects and gives a second chance to recently used ones")
+    func pageReclaim() throws {
+        let cache = try makeCache { $0.migrate = false }
+        try makeRoot(cache)
+        try populate(cache, files: 4096)
+        // Use the first 100 names: they are referenced.
+        for i in 0..<100 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        let before = cache.residentPages
+        let report = cache.reclaim(pages: before / 2)
+        #expect(report.pagesFreed >= before / 2)
+        #expect(report.evictedPerPage > 20)
+        var survivors = 0
+        for i in 0..<100 {
+            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
+                survivors += 1
+                hit.release()
+            }
+        }
+        #expect(survivors == 100)
+    }
+
+    @Test("compaction moves inodes the kernel holds, and lookups after the move find them intact")
+    func compactionMoves() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let ids = try populate(cache, files: 2048)
+        // The kernel holds every eighth inode; the rest go.
+        for (i, id) in ids.enumerated() where i % 8 == 0 {
+            let inode = try #require(cache.inode(id))
+            cache.kernelLookup(inode)
+            inode.release()
+        }
+        for i in 0..<2048 { cache.invalidate(parent: .root, name: name("f\(i)")) }
+        let before = cache.statistics()
+        let report = cache.reclaim(pages: before.residentPages)
+        let after = cache.statistics()
+        #expect(report.moves > 0)
+        #expect(after.caches[1].activeObjects == 257)
+        #expect(after.caches[1].totalSlabs <= 257 / 32 + 2)
+        for (i, id) in ids.enumerated() where i % 8 == 0 {
+            let inode = try #require(cache.inode(id))
+            #expect(inode.identity == identity(1000 + UInt64(i)))
+            #expect(inode.handle == handle(1000 + UInt64(i)))
+            #expect(cache.kernelLookups(of: id) == 1)
+            inode.release()
+        }
+    }
+
+    @Test("the LRU baseline evicts from the cold end")
+    func lruColdEnd() throws {
+        let cache = try makeCache { $0.eviction = .lru }
+        try makeRoot(cache)
+        try populate(cache, files: 1024)
+        let report = cache.reclaim(pages: 4)
+        #expect(report.pagesFreed >= 4)
+        // The oldest went first.
+        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
+            Issue.record("the coldest entry survived")
+            return
+        }
+        #expect(expectHit(cache.lookup(parent: .root, name: name("f1023"))) != nil)
+    }
+
+    @Test("with objects pinned across every slab, LRU evicts far more per page than page reclaim with migration")
+    func pinnedSlabs() throws {
+        func run(_ policy: DirectoryCache.EvictionPolicy, migrate: Bool) throws -> ReclaimReport {
+            let cache = try makeCache { $0.eviction = policy; $0.migrate = migrate }
+            try makeRoot(cache)
+            let ids = try populate(cache, files: 4096)
+            for (i, id) in ids.enumerated() where i % 16 == 0 {
+                let inode = try #require(cache.inode(id))
+                cache.kernelLookup(inode)
+                inode.release()
+            }
+            return cache.reclaim(pages: cache.residentPages / 2)
+        }
+        let lru = try run(.lru, migrate: false)
+        let page = try run(.page, migrate: true)
+        #expect(page.pagesFreed > 0)
+        #expect(page.evictedPerPage * 2 < lru.evictedPerPage || lru.pagesFreed < page.pagesFreed / 2)
+    }
+
+    @Test("a reclaim pass that falls short asks the owner to kick entries only the kernel holds")
+    func kicks() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let kicked = Mutex<[KickRequest]>([])
+        cache.kickHandler = { requests in kicked.withLock { $0 += requests } }
+        let ids = try populate(cache, files: 64)
+        for id in ids {
+            let inode = try #require(cache.inode(id))
+            cache.kernelLookup(inode)
+            inode.release()
+        }
+        // Age the referenced bits so the entries count as cold.
+        cache.reclaim(pages: 0)
+        let report = cache.reclaim(pages: cache.residentPages)
+        #expect(report.kicksRequested > 0)
+        let requests = kicked.withLock { $0 }
+        #expect(requests.count == report.kicksRequested)
+        #expect(requests.allSatisfy { $0.parent == .root && String(decoding: $0.name, as: UTF8.self).hasPrefix("f") })
+    }
+
+    @Test("above the budget's high watermark the reclaim thread brings the cache down to the low one")
+    func budget() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 8192)
+        let resident = cache.residentPages
+        cache.budgetBytes = resident * systemPageSize / 2
+        cache.waitForReclaim()
+        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        #expect(cache.residentPages <= low)
+        #expect(cache.statistics()[.pressureBudget] >= 1)
+        #expect(cache.lastReclaim?.source == "budget")
+    }
+}
