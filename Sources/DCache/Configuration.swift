@@ -69,6 +69,7 @@ extension DirectoryCache {
         get { settings.withLock { $0.eviction } }
         set {
             settings.withLock { $0.eviction = newValue }
+            policyWord.store(newValue == .lru ? 1 : 0, ordering: .relaxed)
             // Objects created under the page policy are not on the LRU; the
             // LRU learns of them as they are used and let go.
         }

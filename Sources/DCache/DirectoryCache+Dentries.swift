@@ -142,7 +142,7 @@ extension DirectoryCache {
         let expiry = clock.expiry(after: timeout)
         try name.withUnsafeBytes { name in
             let hash = DentryObject.hash(parent: parent, name: name)
-            let created: DentryObject? = try dentryTable.withStripe(hash) { stripe in
+            let created: Bool = try dentryTable.withStripe(hash) { stripe in
                 if let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }) {
                     let dentry = DentryObject(raw)
                     let old = dentry.child
@@ -155,7 +155,7 @@ extension DirectoryCache {
                         if old == nil { counters.bump(.negativeDentries, by: -1) }
                         if child == nil { counters.bump(.negativeDentries) }
                     }
-                    return nil
+                    return false
                 }
                 guard addStableReference(to: parent) else { throw DCacheError.parentNotCached(parent) }
                 guard let raw = dentries.allocate() else {
@@ -179,17 +179,17 @@ extension DirectoryCache {
                 stripe.insert(raw, hash: hash)
                 counters.bump(.inserts)
                 if child == nil { counters.bump(.negativeDentries) }
-                return dentry
-            }
-            if let created {
-                let entry = LRUEntry(object: created.raw, key: parent.rawValue, hash: hash)
+                // Queued under the stripe lock: once it is released the new
+                // dentry may be reclaimed or moved at any time.
+                let entry = LRUEntry(object: raw, key: parent.rawValue, hash: hash)
                 if child == nil { negativeQueue.withLock { $0.append(entry) } }
-                if settings.withLock({ $0.eviction }) == .lru {
-                    created.setFlags(DentryObject.onLRU)
+                if evictionPolicy == .lru {
+                    dentry.setFlags(DentryObject.onLRU)
                     dentryLRU.withLock { $0.append(entry) }
                 }
-                noteGrowth()
+                return true
             }
+            if created { noteGrowth() }
         }
     }
 

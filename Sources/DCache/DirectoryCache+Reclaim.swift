@@ -154,6 +154,7 @@ extension DirectoryCache {
                 dentry.copy(to: destination)
                 destination.reference.setCount(1)
                 stripe.replace(dentry.raw, with: destination.raw, hash: hash)
+                requeueMoved(destination, hash: hash)
                 return .moved
             }
             guard !isKernelHeld(dentry.child) else {
@@ -206,6 +207,11 @@ extension DirectoryCache {
                     destination.reference.setCount(stable + 1)
                     slot!.pointee.object = destination.raw
                     stripe.replace(inode.raw, with: destination.raw, hash: hash)
+                    if destination.flags & InodeObject.onLRU != 0 {
+                        // The queued entry names the old address and will be
+                        // dropped as stale; queue the new one.
+                        inodeLRU.withLock { $0.append(LRUEntry(object: destination.raw, key: id.rawValue, hash: 0)) }
+                    }
                     return .moved
                 }
                 if stable == 0, inode.reference.tryFreeze(expected: 2) {
@@ -225,6 +231,14 @@ extension DirectoryCache {
         case .refused: break
         }
         return outcome
+    }
+
+    /// A moved dentry's queue entries name its old address; queue the new one
+    /// (the old entries are dropped as stale when they come up).
+    private func requeueMoved(_ dentry: DentryObject, hash: UInt32) {
+        let entry = LRUEntry(object: dentry.raw, key: dentry.parent.rawValue, hash: hash)
+        if dentry.child == nil { negativeQueue.withLock { $0.append(entry) } }
+        if dentry.flags & DentryObject.onLRU != 0 { dentryLRU.withLock { $0.append(entry) } }
     }
 
     /// Whether the kernel holds the node (its dentry must then stay: kicking

@@ -2,6 +2,7 @@ import CSlabSupport
 import DequeModule
 import Glibc
 import Slab
+import Synchronization
 
 /// The dentry and inode caches with their lookup tables, reference protocol,
 /// eviction policies and memory budget. See DCache.swift for the design.
@@ -41,6 +42,8 @@ public final class DirectoryCache: @unchecked Sendable {
 
     var pressure: PressureMonitor?
     let reclaimer = ReclaimThread()
+    /// 0 page, 1 lru: `evictionPolicy` reads it on every release.
+    let policyWord = Atomic<Int>(0)
 
     struct LRUEntry {
         let object: UnsafeMutableRawPointer
@@ -53,6 +56,7 @@ public final class DirectoryCache: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         settings = Locked(Settings(configuration))
+        policyWord.store(configuration.eviction == .lru ? 1 : 0, ordering: .relaxed)
         func cache(_ name: String, _ size: Int, reclaimable: Bool, reserve: Int) throws -> SlabCache {
             var c = SlabCache.Configuration(name: name, objectSize: size, slabSize: configuration.slabSize,
                                             reclaimable: reclaimable)
@@ -149,6 +153,7 @@ public final class DirectoryCache: @unchecked Sendable {
                 }
                 slot!.pointee.object = raw
                 stripe.insert(raw, hash: hash)
+                if evictionPolicy == .lru { pushLRU(inode) }
                 return nil
             }
         }
@@ -161,7 +166,6 @@ public final class DirectoryCache: @unchecked Sendable {
             return InodeReference(winner, cache: self)
         }
         counters.bump(.inodesCreated)
-        if settings.withLock({ $0.eviction }) == .lru { pushLRU(inode) }
         noteGrowth()
         return InodeReference(inode, cache: self)
     }
@@ -192,23 +196,27 @@ public final class DirectoryCache: @unchecked Sendable {
     }
 
     func dropStableReference(to id: NodeID) {
-        let becameUnused: InodeObject? = nodeTable.withSlot(id) { slot in
+        nodeTable.withSlot(id) { slot in
             guard let object = slot?.pointee.object else {
                 preconditionFailure("DCache: dropping a reference to uncached node \(id)")
             }
             let inode = InodeObject(object)
             precondition(inode.stable > 0, "DCache: node \(id) has no stable reference to drop")
             inode.stable -= 1
-            return inode.reference.release() == 1 ? inode : nil
+            if inode.reference.release() == 1 { inodeBecameUnused(inode) }
         }
-        if let becameUnused { inodeBecameUnused(becameUnused) }
     }
 
-    /// The kernel's LRU takes an inode when its last user lets go.
+    /// The kernel's LRU takes an inode when its last user lets go. Called
+    /// under the inode's node stripe: once that is released, an unused inode
+    /// may be reclaimed at any moment.
     func inodeBecameUnused(_ inode: InodeObject) {
-        guard settings.withLock({ $0.eviction }) == .lru else { return }
+        guard evictionPolicy == .lru else { return }
         pushLRU(inode)
     }
+
+    /// The policy, readable without a lock on every release.
+    var evictionPolicy: EvictionPolicy { policyWord.load(ordering: .relaxed) == 0 ? .page : .lru }
 
     // MARK: Kernel lookup counts and open handles
 
@@ -309,7 +317,14 @@ public struct InodeReference: @unchecked Sendable {
 
     /// Ends the request's hold.
     public func release() {
-        if object.reference.release() == 1 { cache.inodeBecameUnused(object) }
+        guard cache.evictionPolicy == .lru else {
+            object.reference.release()
+            return
+        }
+        // The LRU must see the object before anyone can free it.
+        cache.nodeTable.withSlot(nodeID) { _ in
+            if object.reference.release() == 1 { cache.inodeBecameUnused(object) }
+        }
     }
 }
 
