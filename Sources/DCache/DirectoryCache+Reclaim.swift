@@ -72,27 +72,26 @@ extension DirectoryCache {
         }
     }
 
-    /// Rounds of: reclaim over dentries, then inodes (a freed dentry unpins
-    /// its inode), then, with migration, compaction of both. Stops when the
-    /// target is met or a round frees nothing.
+    /// One walk over the dentry slabs, then the inode slabs (a freed dentry
+    /// unpins its inode): seed 003's reclaim, with recency. With migration,
+    /// compaction follows and the walk repeats while rounds free pages: the
+    /// objects evicted leave holes that compaction turns into free pages.
     private func reclaimByPage(target: Int, migrate: Bool, before: Int) -> Int {
         var rounds = 0
-        while before - residentPages < target {
+        while before - residentPages < target && rounds < 64 {
             rounds += 1
             let roundStart = residentPages
-            let evictedBefore = counters.value(.evictedInodes) + counters.value(.evictedDentries)
             let remaining = { max(1, target - (before - self.residentPages)) }
             _ = dentries.reclaim(pages: remaining())
             _ = inodes.reclaim(pages: remaining())
-            if migrate {
+            guard migrate else { break }
+            if before - residentPages < target {
                 _ = dentries.shrink()
                 _ = inodes.shrink()
                 _ = longNames.reclaim(pages: 0)
                 _ = longHandles.reclaim(pages: 0)
             }
-            let evictedNow = counters.value(.evictedInodes) + counters.value(.evictedDentries)
-            if residentPages >= roundStart && evictedNow == evictedBefore { break }
-            if rounds >= 64 { break }
+            if residentPages >= roundStart { break }
         }
         return rounds
     }

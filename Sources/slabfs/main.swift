@@ -1,1 +1,1 @@
-print("slabfs: the filesystem is not built yet")
+SlabfsCommand.runFromCommandLine()

@@ -85,6 +85,15 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 extension DirectoryCache {
+    /// Reclaims until a pass frees nothing: each page pass frees only a few
+    /// unused objects per slab that has objects in use (circulation).
+    func drain() {
+        for _ in 0..<1_000 {
+            let report = reclaim(pages: Int.max)
+            if report.pagesFreed == 0 && report.evicted == 0 { return }
+        }
+    }
+
     /// Whether the node is cached, without keeping a reference.
     func isCached(_ id: NodeID) -> Bool {
         guard let inode = inode(id) else { return false }

@@ -1,0 +1,188 @@
+/// Everything a slabfs mount is started with: the two paths, how the FUSE loop
+/// runs, the cache's tuning, and the options handed on to libfuse.
+///
+/// Build one with `MountConfiguration.parse(_:probe:)` from command-line
+/// arguments (that also checks the paths and /dev/fuse), or with
+/// `init(source:mountpoint:)` and the defaults below (tests, benchmarks).
+public struct MountConfiguration: Sendable, Equatable {
+    // MARK: Paths
+
+    /// The backing directory: absolute and symlink-free after parsing, so it
+    /// stays valid after the daemon changes directory to `/`.
+    public var source: String
+
+    /// Where the filesystem is mounted: an absolute, symlink-free directory,
+    /// or `/dev/fd/N` when mount.fuse3 (`drop_privileges`) has already opened
+    /// /dev/fuse and mounted it. Pass it to `fuse_session_mount`, which
+    /// understands both forms.
+    public var mountpoint: String
+
+    // MARK: The FUSE loop
+
+    /// Stay in the foreground instead of daemonizing (`-f`; also implied by `-d`).
+    public var foreground: Bool
+
+    /// Log every FUSE request (`-d`, `-o debug`); forwarded to libfuse as `-d`.
+    public var debug: Bool
+
+    /// Serve requests on one thread (`fuse_session_loop`) instead of the
+    /// multi-threaded loop (`-s`). Needed for TSan runs.
+    public var singleThreaded: Bool
+
+    // MARK: The dentry and inode cache
+
+    /// Memory budget of our dentry and inode caches, in bytes (`--cache-size`,
+    /// `-o cache_size`). Reclaim runs when the slabs exceed it.
+    public var cacheSizeBytes: Int
+
+    /// How memory is taken back when the cache is over budget (`--eviction`).
+    public var eviction: EvictionPolicy
+
+    /// After page-targeted reclaim, move survivors of sparse slabs into dense
+    /// ones so that whole pages come free (`--migrate on|off`).
+    public var migrate: Bool
+
+    /// Size of one slab, in bytes: 4096 times a power of two, at most 1 MiB
+    /// (`--page-size`).
+    public var pageSizeBytes: Int
+
+    /// Most inodes the kernel may hold (by lookup count) for this mount;
+    /// beyond it we ask the kernel to drop dentries. 0 means no limit
+    /// (`--kernel-cache-limit`).
+    public var kernelCacheLimit: Int
+
+    /// Seconds the kernel may trust a name lookup before asking again
+    /// (`entry_timeout` in `fuse_entry_param`; `--entry-timeout`).
+    public var entryTimeoutSeconds: Double
+
+    /// Seconds the kernel may trust file attributes before asking again
+    /// (`attr_timeout`; `--attr-timeout`).
+    public var attrTimeoutSeconds: Double
+
+    /// Most negative dentries ("this name does not exist") kept in our cache;
+    /// 0 keeps none (`--negative-limit`).
+    public var negativeDentryLimit: Int
+
+    /// Memory-pressure trigger: react when tasks stall on memory ("some" in
+    /// /proc/pressure/memory) for more than this many microseconds in a
+    /// window of `psiWindowMicroseconds`. 0 disables the trigger
+    /// (`--psi-threshold-us`).
+    public var psiThresholdMicroseconds: Int
+
+    // MARK: Mount options for the kernel and libfuse
+
+    /// Let users other than the mounting one in (`allow_other`). Requests then
+    /// run with the caller's fsuid/fsgid (DESIGN.md, Passthrough).
+    public var allowOther: Bool
+
+    /// Mounted read-only (`-o ro`; the last of `ro`/`rw` wins).
+    public var readOnly: Bool
+
+    /// First field of /proc/mounts (`fsname=`); the source path unless given.
+    public var fileSystemName: String
+
+    /// Shown as `fuse.SUBTYPE` in /proc/mounts (`subtype=`); "slabfs" unless given.
+    public var subtype: String
+
+    /// Generic mount options passed through to libfuse as given, in order
+    /// (ro/rw, nosuid, noatime, auto_unmount, ...). Options this type models
+    /// (default_permissions, allow_other, fsname, subtype, debug) are not
+    /// repeated here; `fuseArguments` adds them.
+    public var libfuseOptions: [String]
+
+    // MARK: Defaults
+
+    /// Default cache budget: 64 MiB, room for a few hundred thousand dentries and inodes.
+    public static let defaultCacheSizeBytes = 64 << 20
+    /// The default slab size: one 4 KiB page, like the kernel's small slabs.
+    public static let defaultPageSizeBytes = 4096
+    /// The smallest slab: one base page.
+    public static let minimumPageSizeBytes = 4096
+    /// The largest slab: bigger slabs would make a single page's reclaim too coarse.
+    public static let maximumPageSizeBytes = 1 << 20
+    /// An upper bound that catches typos (a budget above 1 TiB is not meant).
+    public static let maximumCacheSizeBytes = 1 << 40
+    /// libfuse's default for both timeouts.
+    public static let defaultTimeoutSeconds = 1.0
+    /// Enough negative entries for a build's failed header and library
+    /// searches, small enough (a few MiB) not to crowd out positive entries.
+    public static let defaultNegativeDentryLimit = 65_536
+    /// 150 ms of stall per second: sustained pressure, not a blip.
+    public static let defaultPSIThresholdMicroseconds = 150_000
+    /// The PSI trigger's window; a threshold may not exceed it (kernel rule).
+    public static let psiWindowMicroseconds = 1_000_000
+    /// The subtype shown in /proc/mounts.
+    public static let defaultSubtype = "slabfs"
+    /// argv[0] handed to libfuse.
+    public static let programName = "slabfs"
+
+    /// A configuration with every default, for the given paths taken as they
+    /// are (no checks; `parse` is the checked way in).
+    public init(source: String, mountpoint: String) {
+        self.source = source
+        self.mountpoint = mountpoint
+        foreground = false
+        debug = false
+        singleThreaded = false
+        cacheSizeBytes = Self.defaultCacheSizeBytes
+        eviction = .page
+        migrate = true
+        pageSizeBytes = Self.defaultPageSizeBytes
+        kernelCacheLimit = 0
+        entryTimeoutSeconds = Self.defaultTimeoutSeconds
+        attrTimeoutSeconds = Self.defaultTimeoutSeconds
+        negativeDentryLimit = Self.defaultNegativeDentryLimit
+        psiThresholdMicroseconds = Self.defaultPSIThresholdMicroseconds
+        allowOther = false
+        readOnly = false
+        fileSystemName = source
+        subtype = Self.defaultSubtype
+        libfuseOptions = []
+    }
+
+    /// The budget in whole slabs.
+    public var cacheSizePages: Int { cacheSizeBytes / pageSizeBytes }
+
+    /// Run as a daemon (libfuse's `fuse_daemonize`): the default, unless `-f` or `-d`.
+    public var daemonize: Bool { !foreground }
+
+    /// The `-o` options for libfuse, one string per option, unescaped.
+    /// `default_permissions` is always first: the kernel checks mode bits
+    /// and ownership, which our passthrough relies on (security requirement).
+    public var libfuseMountOptions: [String] {
+        var options = ["default_permissions", "fsname=\(fileSystemName)", "subtype=\(subtype)"]
+        if allowOther { options.append("allow_other") }
+        options += libfuseOptions
+        return options
+    }
+
+    /// The argv for `fuse_session_new` (or `fuse_parse_cmdline` first):
+    /// program name, one `-o` with the comma-joined options, and `-d` when
+    /// debugging. The mountpoint is not in it: pass `mountpoint` to
+    /// `fuse_session_mount`. `-f` and `-s` are not in it either, because
+    /// `fuse_session_new` rejects them; use `foreground` and `singleThreaded`.
+    public var fuseArguments: [String] {
+        var arguments = [Self.programName, "-o", libfuseMountOptions.map(Self.escapedForLibfuse).joined(separator: ",")]
+        if debug { arguments.append("-d") }
+        return arguments
+    }
+
+    /// libfuse splits `-o` values at commas and takes a backslash as an
+    /// escape, so both must be escaped inside a value (an fsname with a comma).
+    static func escapedForLibfuse(_ option: String) -> String {
+        var escaped = ""
+        for character in option {
+            if character == "\\" || character == "," { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}
+
+/// How the cache gives memory back (DESIGN.md, Policies).
+public enum EvictionPolicy: String, Sendable, CaseIterable {
+    /// Page-targeted reclaim: free whole slabs, chosen page by page.
+    case page
+    /// The baseline: evict unused objects from the cold end of an LRU list.
+    case lru
+}

@@ -1,0 +1,109 @@
+/// The slabfs-specific settings, each reachable as `--long-flag VALUE` and as
+/// `-o key=VALUE` (so fstab and mount.fuse3 can set them too).
+enum Setting: CaseIterable {
+    case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
+    case entryTimeout, attrTimeout, negativeLimit, psiThreshold
+
+    /// The `-o` key.
+    var optionKey: String {
+        switch self {
+        case .cacheSize: "cache_size"
+        case .eviction: "eviction"
+        case .migrate: "migrate"
+        case .pageSize: "page_size"
+        case .kernelCacheLimit: "kernel_cache_limit"
+        case .entryTimeout: "entry_timeout"
+        case .attrTimeout: "attr_timeout"
+        case .negativeLimit: "negative_limit"
+        case .psiThreshold: "psi_threshold_us"
+        }
+    }
+
+    /// The long command-line flag.
+    var longFlag: String {
+        switch self {
+        case .cacheSize: "--cache-size"
+        case .eviction: "--eviction"
+        case .migrate: "--migrate"
+        case .pageSize: "--page-size"
+        case .kernelCacheLimit: "--kernel-cache-limit"
+        case .entryTimeout: "--entry-timeout"
+        case .attrTimeout: "--attr-timeout"
+        case .negativeLimit: "--negative-limit"
+        case .psiThreshold: "--psi-threshold-us"
+        }
+    }
+
+    /// What the value is, for error messages ("invalid cache size ...").
+    var noun: String {
+        switch self {
+        case .cacheSize: "cache size"
+        case .eviction: "eviction policy"
+        case .migrate: "migrate setting"
+        case .pageSize: "page size"
+        case .kernelCacheLimit: "kernel cache limit"
+        case .entryTimeout: "entry timeout"
+        case .attrTimeout: "attr timeout"
+        case .negativeLimit: "negative dentry limit"
+        case .psiThreshold: "PSI threshold"
+        }
+    }
+
+    /// The value's shape, for "needs a value (key=SHAPE)".
+    var valueShape: String {
+        switch self {
+        case .cacheSize, .pageSize: "SIZE"
+        case .eviction: "page|lru"
+        case .migrate: "on|off"
+        case .kernelCacheLimit, .negativeLimit, .psiThreshold: "N"
+        case .entryTimeout, .attrTimeout: "SECONDS"
+        }
+    }
+
+    init?(optionKey: String) {
+        guard let setting = Self.allCases.first(where: { $0.optionKey == optionKey }) else { return nil }
+        self = setting
+    }
+
+    /// Parses `text` into `configuration`, or returns why it cannot (a
+    /// fragment the caller puts after "invalid <noun> '<text>' in <origin>: ").
+    func apply(_ text: String, to configuration: inout MountConfiguration) -> String? {
+        switch self {
+        case .cacheSize:
+            return ValueParser.size(text, maximum: MountConfiguration.maximumCacheSizeBytes).storing { configuration.cacheSizeBytes = $0 }
+        case .pageSize:
+            return ValueParser.pageSize(text).storing { configuration.pageSizeBytes = $0 }
+        case .eviction:
+            guard let policy = EvictionPolicy(rawValue: text) else { return "use page or lru" }
+            configuration.eviction = policy
+        case .migrate:
+            switch text {
+            case "on": configuration.migrate = true
+            case "off": configuration.migrate = false
+            default: return "use on or off"
+            }
+        case .kernelCacheLimit:
+            return ValueParser.count(text, maximum: Int(UInt32.max)).storing { configuration.kernelCacheLimit = $0 }
+        case .negativeLimit:
+            return ValueParser.count(text, maximum: Int(UInt32.max)).storing { configuration.negativeDentryLimit = $0 }
+        case .psiThreshold:
+            return ValueParser.count(text, maximum: MountConfiguration.psiWindowMicroseconds, unit: "microseconds (the 1 s window)")
+                .storing { configuration.psiThresholdMicroseconds = $0 }
+        case .entryTimeout:
+            return ValueParser.seconds(text).storing { configuration.entryTimeoutSeconds = $0 }
+        case .attrTimeout:
+            return ValueParser.seconds(text).storing { configuration.attrTimeoutSeconds = $0 }
+        }
+        return nil
+    }
+}
+
+extension Result where Failure == ValueParser.Rejection {
+    /// Stores a parsed value, or hands back the reason it was rejected.
+    fileprivate func storing(_ store: (Success) -> Void) -> String? {
+        switch self {
+        case .success(let value): store(value); return nil
+        case .failure(let rejection): return rejection.reason
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import SlabFS
+
+/// `slabfs [mount] SOURCE MOUNTPOINT [options]`: collects the command line as
+/// strings and leaves every check to `MountConfiguration.parse`, which the
+/// SlabFS tests cover.
+struct MountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount SOURCE (a directory) at MOUNTPOINT (the default command).",
+        usage: "slabfs [mount] SOURCE MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s] [--cache-size SIZE] ...",
+        discussion: """
+            Runs in the background unless -f or -d is given. Every setting can also be \
+            given as -o key=value (comma-separated, -o may be repeated), so that \
+            'mount -t fuse.slabfs SOURCE MOUNTPOINT -o cache_size=64M' and fstab lines \
+            work through mount.fuse3:
+
+              cache_size=SIZE  eviction=page|lru  migrate=on|off  page_size=BYTES
+              kernel_cache_limit=N  entry_timeout=SECONDS  attr_timeout=SECONDS
+              negative_limit=N  psi_threshold_us=N  allow_other  debug
+
+            A long option overrides the same setting given with -o; among -o items \
+            the last wins. SIZE is bytes or a number with K, M or G (powers of 1024).
+
+            Generic options are accepted and passed to libfuse: ro, rw, suid, nosuid, \
+            dev, nodev, exec, noexec, sync, async, dirsync, atime, noatime, relatime, \
+            diratime, nodiratime, strictatime, lazytime (and their no- forms), \
+            auto_unmount, fsname=NAME, subtype=TYPE, user=NAME, context options. \
+            mount(8)'s own (defaults, auto, noauto, user, nouser, users, owner, group, \
+            nofail, _netdev, x-*, comment=) are ignored. default_permissions is always \
+            on. Any other option is an error.
+
+            Example fstab line:
+              /srv/data  /mnt/data  fuse.slabfs  cache_size=256M,allow_other  0  0
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The backing directory.", valueName: "source"))
+    var source: String?
+
+    @Argument(help: ArgumentHelp("The directory to mount on (or /dev/fd/N from mount.fuse3).", valueName: "mountpoint"))
+    var mountpoint: String?
+
+    @Option(name: .customShort("o", allowingJoined: true), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Mount options, comma-separated key[=value] (may be repeated).", valueName: "options"))
+    var options: [String] = []
+
+    @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Stay in the foreground.")
+    var foreground = false
+
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log every FUSE request (implies -f).")
+    var debug = false
+
+    @Flag(name: [.customShort("s"), .customLong("single-thread")], help: "Serve requests on one thread.")
+    var singleThreaded = false
+
+    @Option(name: .customLong("cache-size"), parsing: .unconditional,
+            help: ArgumentHelp("Memory budget of the dentry and inode cache (default 64M).", valueName: "size"))
+    var cacheSize: String?
+
+    @Option(name: .customLong("eviction"), parsing: .unconditional,
+            help: ArgumentHelp("page: page-targeted reclaim (default); lru: object LRU, the baseline.", valueName: "page|lru"))
+    var eviction: String?
+
+    @Option(name: .customLong("migrate"), parsing: .unconditional,
+            help: ArgumentHelp("Compact survivors of sparse slabs after reclaim (default on).", valueName: "on|off"))
+    var migrate: String?
+
+    @Option(name: .customLong("page-size"), parsing: .unconditional,
+            help: ArgumentHelp("Slab size in bytes: 4096 times a power of two, at most 1M (default 4096).", valueName: "bytes"))
+    var pageSize: String?
+
+    @Option(name: .customLong("kernel-cache-limit"), parsing: .unconditional,
+            help: ArgumentHelp("Most inodes the kernel may hold for this mount; 0 = unlimited (default 0).", valueName: "n"))
+    var kernelCacheLimit: String?
+
+    @Option(name: .customLong("entry-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Seconds the kernel may cache a name lookup (default 1.0).", valueName: "seconds"))
+    var entryTimeout: String?
+
+    @Option(name: .customLong("attr-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Seconds the kernel may cache file attributes (default 1.0).", valueName: "seconds"))
+    var attrTimeout: String?
+
+    @Option(name: .customLong("negative-limit"), parsing: .unconditional,
+            help: ArgumentHelp("Most negative dentries we cache; 0 = none (default 65536).", valueName: "n"))
+    var negativeLimit: String?
+
+    @Option(name: .customLong("psi-threshold-us"), parsing: .unconditional,
+            help: ArgumentHelp("Reclaim when memory stalls exceed N us per 1 s window; 0 = off (default 150000).", valueName: "n"))
+    var psiThresholdMicroseconds: String?
+
+    @Flag(name: .customLong("allow-other"), help: "Let other users use the mount (-o allow_other).")
+    var allowOther = false
+
+    /// The command line as `MountConfiguration.parse` takes it.
+    var arguments: MountArguments {
+        var arguments = MountArguments(source: source, mountpoint: mountpoint, mountOptions: options)
+        arguments.foreground = foreground
+        arguments.debug = debug
+        arguments.singleThreaded = singleThreaded
+        arguments.allowOther = allowOther
+        arguments.cacheSize = cacheSize
+        arguments.eviction = eviction
+        arguments.migrate = migrate
+        arguments.pageSize = pageSize
+        arguments.kernelCacheLimit = kernelCacheLimit
+        arguments.entryTimeout = entryTimeout
+        arguments.attrTimeout = attrTimeout
+        arguments.negativeLimit = negativeLimit
+        arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
+        return arguments
+    }
+
+    func run() throws {
+        let configuration = try MountConfiguration.parse(arguments)
+        print("slabfs would mount with:")
+        print(configuration.summary)
+        // The FUSE session is not wired up yet; it will take `configuration`.
+        printError("note: mounting is not built yet; nothing was mounted")
+    }
+}
