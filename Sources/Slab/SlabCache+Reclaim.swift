@@ -88,10 +88,22 @@ extension SlabCache {
             default: inUse += 1
             }
         }
-        let limit = inUse == 0 ? unused.count : configuration.circulation
+        // An object its owner wants kept this pass (recently used) blocks
+        // freeing the slab whole just as one in use does.
+        var willing = unused
+        if let shouldReclaim = callbacks.shouldReclaim {
+            if inUse == 0 {
+                willing = unused.filter { shouldReclaim($0) }
+            } else {
+                willing = []
+                for object in unused where willing.count < configuration.circulation {
+                    if shouldReclaim(object) { willing.append(object) }
+                }
+            }
+        }
+        let limit = inUse == 0 && willing.count == unused.count ? willing.count : configuration.circulation
         var freed: [UnsafeMutableRawPointer] = []
-        for object in unused where freed.count < limit {
-            if let shouldReclaim = callbacks.shouldReclaim, !shouldReclaim(object) { continue }
+        for object in willing where freed.count < limit {
             guard ObjectReference(object).tryFreeze() else { continue }
             callbacks.destructor?(object)
             freed.append(object)

@@ -9,7 +9,7 @@ struct SlabfsBench: ParsableCommand {
         commandName: "slabfs-bench",
         abstract: "Benchmarks for slabfs's slab allocator.",
         // Each subcommand is its own file; add new ones here.
-        subcommands: [AllocCommand.self]
+        subcommands: [AllocCommand.self, ReclaimCommand.self]
     )
 }
 
