@@ -13,6 +13,11 @@ public enum DCacheCounter: Int, CaseIterable, Sendable {
     case invalidations
     case evictedInodes
     case evictedDentries
+    /// Evictions by reason: page-targeted reclaim, the LRU baseline,
+    /// compaction with no room to move into, and the negative-dentry cap.
+    case evictionsReclaim
+    case evictionsLRU
+    case evictionsCompaction
     case evictionsNegativeLimit
     case pagesReclaimed
     case reclaimPasses

@@ -122,6 +122,7 @@ extension DirectoryCache {
                 let dentry = DentryObject(raw)
                 dentryTable.withStripe(dentry.hash) { _ = $0.remove(raw, hash: dentry.hash) }
                 counters.bump(.evictedDentries)
+                counters.bump(.evictionsReclaim)
                 releaseUnhashedDentry(dentry, free: false)
             },
             shouldReclaim: { [unowned self] raw in
@@ -167,6 +168,7 @@ extension DirectoryCache {
         case .moved: counters.bump(.moves)
         case .freed:
             counters.bump(.evictedDentries)
+            counters.bump(.evictionsCompaction)
             releaseUnhashedDentry(dentry, free: false)
         case .refused: break
         }
@@ -179,6 +181,7 @@ extension DirectoryCache {
                 let inode = InodeObject(raw)
                 unpublish(inode)
                 counters.bump(.evictedInodes)
+                counters.bump(.evictionsReclaim)
             },
             shouldReclaim: { raw in
                 !InodeObject(raw).clearFlags(InodeObject.referenced)
@@ -226,6 +229,7 @@ extension DirectoryCache {
         case .moved: counters.bump(.moves)
         case .freed:
             counters.bump(.evictedInodes)
+            counters.bump(.evictionsCompaction)
             retire(inode)
         case .refused: break
         }
@@ -314,6 +318,7 @@ extension DirectoryCache {
             case .requeue: dentryLRU.withLock { $0.append(entry) }
             case .evicted(let dentry):
                 counters.bump(.evictedDentries)
+                counters.bump(.evictionsLRU)
                 releaseUnhashedDentry(dentry, free: true)
                 evicted += 1
             }
@@ -346,6 +351,7 @@ extension DirectoryCache {
             case .requeue: inodeLRU.withLock { $0.append(entry) }
             case .evicted(let inode):
                 counters.bump(.evictedInodes)
+                counters.bump(.evictionsLRU)
                 retire(inode)
                 inodes.free(inode.raw)
                 evicted += 1

@@ -148,6 +148,8 @@ final class PressureMonitor: @unchecked Sendable {
     private weak var cache: DirectoryCache?
     /// Why PSI is unavailable, if it is (no /proc/pressure, no permission).
     private(set) var unavailableReason: String?
+    /// The trigger's window in microseconds, once registered.
+    private(set) var window = 0
 
     init(cache: DirectoryCache) {
         self.cache = cache
@@ -157,9 +159,15 @@ final class PressureMonitor: @unchecked Sendable {
             unavailableReason = "cannot open /proc/pressure/memory: \(String(cString: strerror(errno)))"
             return
         }
-        let trigger = "some \(threshold) 1000000"
-        let written = trigger.withCString { write(fd, $0, strlen($0) + 1) }
-        guard written > 0 else {
+        // A 1 s window needs CAP_SYS_RESOURCE; without it the kernel takes
+        // only multiples of 2 s, so fall back to 2 s at the same stall rate.
+        var accepted = false
+        for (stall, window) in [(threshold, 1_000_000), (threshold * 2, 2_000_000)] where !accepted {
+            let trigger = "some \(stall) \(window)"
+            accepted = trigger.withCString { write(fd, $0, strlen($0) + 1) } > 0
+            if accepted { self.window = window }
+        }
+        guard accepted else {
             unavailableReason = "PSI trigger refused: \(String(cString: strerror(errno)))"
             return
         }
