@@ -166,3 +166,29 @@ struct LookupTests {
         #expect(second.generation == generation + 1)
     }
 }
+
+@Suite("Describing objects")
+struct DescribeTests {
+    @Test("an inode and its dentry describe their slab, slot, counts and kernel lookups")
+    func describe() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inode = try cache.insert(parent: .root, name: name("x.c"), identity: identity(9), handle: handle(9),
+                                     attributes: attributes(9), entryTimeout: 10, attributeTimeout: 10)
+        cache.kernelLookup(inode, count: 3)
+        let described = try #require(cache.describeInode(inode.nodeID))
+        #expect(described.kernelLookups == 3)
+        #expect(described.stableReferences == 2)  // the kernel, the dentry
+        #expect(described.object.count == 4)  // + the cache's own, + this request
+        #expect(described.object.cache == "slabfs_inode")
+        #expect(described.object.address == "0x" + String(UInt(bitPattern: inode.address), radix: 16))
+        inode.release()
+        let dentry = try #require(cache.describeDentry(parent: .root, name: name("x.c")))
+        #expect(dentry.child == inode.nodeID.rawValue)
+        #expect(dentry.name == "x.c")
+        #expect(dentry.object.cache == "slabfs_dentry")
+        #expect(dentry.object.count == 1)
+        #expect(cache.describeDentry(parent: .root, name: name("nope")) == nil)
+        #expect(cache.describeInode(NodeID(999)) == nil)
+    }
+}
