@@ -108,3 +108,15 @@ public enum SlabInfo {
         return left ? text + fill : fill + text
     }
 }
+
+extension SlabCache {
+    /// Objects in use per slab, in slab order; nil for a slab whose pages
+    /// were given back. For fragmentation maps (`slabfs top`).
+    public func slabFills() -> [Int?] {
+        lists.withLock { lists in
+            (0..<lists.highWater).map { slab in
+                lists.descriptors[Int(slab)].kind == .released ? nil : Int(lists.descriptors[Int(slab)].inUse)
+            }
+        }
+    }
+}

@@ -55,3 +55,16 @@ struct StatisticsTests {
         cache._checkInvariants()
     }
 }
+
+@Suite("Fragmentation map")
+struct FillMapTests {
+    @Test("slab fills list objects per slab, and nil for slabs given back")
+    func fills() throws {
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 })
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = (0..<(3 * perSlab)).map { _ in cache.allocate()! }
+        for object in objects[perSlab..<(2 * perSlab)] { cache.free(object) }
+        for object in objects[(2 * perSlab)..<(2 * perSlab + 5)] { cache.free(object) }
+        #expect(cache.slabFills() == [perSlab, nil, perSlab - 5])
+    }
+}
