@@ -192,3 +192,25 @@ struct DescribeTests {
         #expect(cache.describeInode(NodeID(999)) == nil)
     }
 }
+
+@Suite("Fragmentation maps")
+struct FragmentationMapTests {
+    @Test("cells show fill in ninths, blanks for pages given back, and merge slabs past the cell limit")
+    func cells() {
+        let map = FragmentationMap(cache: "c", objectsPerSlab: 90, fills: [90, nil, 0, 45, 1], maximumCells: 10)
+        #expect(map.cells == "9 051")
+        let merged = FragmentationMap(cache: "c", objectsPerSlab: 10, fills: [10, 10, nil, nil, 0, 10], maximumCells: 3)
+        #expect(merged.slabsPerCell == 2)
+        #expect(merged.cells == "9 5")
+    }
+
+    @Test("a populated cache maps full slabs as 9s")
+    func populated() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 640)
+        let maps = cache.fragmentationMaps()
+        #expect(maps.map(\.cache) == ["slabfs_dentry", "slabfs_inode"])
+        #expect(maps[0].cells.hasPrefix("9999999999"))
+    }
+}
