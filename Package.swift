@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "slabfs",
             dependencies: [
-                "SlabFS",
+                "SlabFS", "DCache", "Slab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

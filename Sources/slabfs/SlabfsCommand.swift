@@ -23,7 +23,7 @@ struct SlabfsCommand: ParsableCommand {
             slabfs <subcommand> ...
             """,
         discussion: "Run 'slabfs mount --help' for the mount options, which also work in fstab as fuse.slabfs.",
-        subcommands: [MountCommand.self],
+        subcommands: [MountCommand.self, StatsCommand.self, TopCommand.self, ReclaimCommand.self, CompactCommand.self],
         defaultSubcommand: MountCommand.self
     )
 
