@@ -1,0 +1,71 @@
+// Small read-mostly helpers the FUSE layer (module SlabFS) needs. Added by
+// the FUSE layer's author as an extension in its own file, to leave the
+// cache's core files to their owner; each only wraps what exists.
+
+extension DirectoryCache {
+    /// Inodes the kernel holds by lookup count: the gauge behind
+    /// `statistics().kernelHeldInodes`, without building the whole snapshot
+    /// (the FUSE layer reads it after every reply when a kernel cache limit
+    /// is set).
+    public var kernelHeldInodes: Int { counters.value(.kernelHeld) }
+
+    /// The node a cached, valid, positive dentry names, without counting a
+    /// hit or marking anything referenced: for invalidating the attributes
+    /// of an inode that unlink or rename changed.
+    public func cachedChild(of parent: NodeID, name: [UInt8]) -> NodeID? {
+        guard (try? name.withUnsafeBytes({ try Self.validate($0) })) != nil else { return nil }
+        return child(of: parent, name: name)
+    }
+
+    /// Takes the inode out of the (device, inode) table, so that the next
+    /// insert of that identity creates a new inode. For a backing inode
+    /// number reused by a new file (ext4 hands a freed number out again at
+    /// once): the cached inode's handle names the dead file (ESTALE), and
+    /// the new file needs a node id of its own. The old inode stays
+    /// reachable by node id while the kernel or a handle holds it; freeing
+    /// or moving it later finds no identity slot, which both allow.
+    public func unhashIdentity(of inode: InodeReference) {
+        let hash = Self.hash(inode.identity)
+        nodeTable.withSlot(inode.nodeID) { _ in
+            identityTable.withStripe(hash) { _ = $0.remove(inode.object.raw, hash: hash) }
+        }
+    }
+
+    /// Like `requestKicks(max:)`, with a second chance: an entry (or its
+    /// inode) used since the last call has its referenced bit cleared and is
+    /// passed over this time. `requestKicks` alone skips every referenced
+    /// entry, and only reclaim clears those bits, so without reclaim a
+    /// kernel cache limit could never be enforced. This is the clock the
+    /// kernel-cache-limit thread runs.
+    @discardableResult
+    public func requestKernelKicks(max limit: Int) -> Int {
+        guard limit > 0, let handler = kickHandler else { return 0 }
+        var requests: [KickRequest] = []
+        dentryTable.forEachStripe { stripe in
+            guard requests.count < limit else { return }
+            stripe.forEach { raw in
+                guard requests.count < limit else { return }
+                let dentry = DentryObject(raw)
+                guard let child = dentry.child else { return }
+                let wasReferenced = dentry.clearFlags(DentryObject.referenced)
+                let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
+                    guard let object = slot?.pointee.object else { return false }
+                    let inode = InodeObject(object)
+                    // Held by the kernel and its one dentry, by nothing else
+                    // (no open handle, no second name, not a directory).
+                    guard inode.kernelLookups > 0, !inode.attributes.isDirectory, inode.stable == 2 else {
+                        return false
+                    }
+                    return !inode.clearFlags(InodeObject.referenced)
+                }
+                if onlyKernel && !wasReferenced {
+                    requests.append(KickRequest(parent: dentry.parent, name: dentry.name))
+                }
+            }
+        }
+        guard !requests.isEmpty else { return 0 }
+        counters.bump(.kicksRequested, by: requests.count)
+        handler(requests)
+        return requests.count
+    }
+}
