@@ -1,0 +1,118 @@
+import DCache
+import Glibc
+import Slab
+import SystemPackage
+
+// Descriptors for an operation, made from the inode's handle and closed
+// when the operation ends: a cached inode holds none.
+
+/// O_PATH descriptors of inodes that have no file handle (the backing
+/// filesystem gives none, or the entry is on another mount), by node id,
+/// kept while the kernel holds the node: passthrough_hp's way, for the few
+/// inodes that need it. Each remembers the identity it was opened for, so a
+/// node id reused for another inode never reaches the old file.
+final class PathDescriptors: Sendable {
+    private struct Kept {
+        var descriptor: CInt
+        var identity: CacheIdentity
+    }
+
+    private let table = Locked([NodeID: Kept]())
+
+    /// Keeps `descriptor` (which this takes over) for `node`, unless one is
+    /// kept already.
+    func keep(_ descriptor: FileDescriptor, for node: NodeID, identity: CacheIdentity) {
+        let replaced: CInt? = table.withLock { table in
+            if let kept = table[node], kept.identity == identity { return descriptor.rawValue }
+            let old = table[node]?.descriptor
+            table[node] = Kept(descriptor: descriptor.rawValue, identity: identity)
+            return old
+        }
+        if let replaced { _ = Glibc.close(replaced) }
+    }
+
+    /// A duplicate of the descriptor kept for the inode, which the caller
+    /// closes; nil if none is kept (the kernel let go of it).
+    func duplicate(for inode: InodeReference) throws(Errno) -> FileDescriptor? {
+        try table.withLock { (table) throws(Errno) -> FileDescriptor? in
+            guard let kept = table[inode.nodeID], kept.identity == inode.identity else { return nil }
+            return try FileDescriptor(rawValue: kept.descriptor).duplicateDescriptor()
+        }
+    }
+
+    /// Whether any descriptor is kept (forget_multi skips the per-node
+    /// work when none is).
+    var isInUse: Bool { table.withLock { !$0.isEmpty } }
+
+    /// Closes the descriptor of a node the kernel no longer holds. `stillHeld`
+    /// is asked under the table's lock, so a lookup that counts the node
+    /// again meanwhile (and keeps a descriptor under the same lock) wins.
+    func release(_ node: NodeID, unless stillHeld: () -> Bool) {
+        let closing: CInt? = table.withLock { table in
+            guard table[node] != nil, !stillHeld() else { return nil }
+            return table.removeValue(forKey: node)?.descriptor
+        }
+        if let closing { _ = Glibc.close(closing) }
+    }
+}
+
+extension FileSystem {
+    /// Whether the inode is reached through a kept descriptor, not a handle.
+    func usesKeptDescriptor(_ inode: InodeReference) -> Bool {
+        inode.handle.type == Self.descriptorHandleType
+    }
+
+    private func backingHandle(_ inode: InodeReference) throws(Errno) -> BackingHandle {
+        let handle = inode.handle
+        guard let backingHandle = BackingHandle(type: handle.type, bytes: handle.bytes) else { throw .ioError }
+        return backingHandle
+    }
+
+    /// Calls `body` with an O_PATH descriptor of the inode: for fstat,
+    /// fchownat, the /proc path of the xattr calls, and as the directory of
+    /// the *at calls. The root's is borrowed; others are opened by handle
+    /// (as the daemon: open_by_handle_at needs CAP_DAC_READ_SEARCH) and
+    /// closed afterwards. ESTALE: the backing file is gone.
+    func withPath<R>(_ inode: InodeReference, _ body: (FileDescriptor) throws -> R) throws -> R {
+        if inode.nodeID == .root { return try body(backing.root) }
+        let descriptor: FileDescriptor
+        if usesKeptDescriptor(inode) {
+            guard let kept = try pathDescriptors.duplicate(for: inode) else { throw Errno.staleNFSFileHandle }
+            descriptor = kept
+        } else {
+            descriptor = try backing.open(try backingHandle(inode), .readOnly, options: .path)
+        }
+        defer { _ = Glibc.close(descriptor.rawValue) }
+        return try body(descriptor)
+    }
+
+    /// Opens the inode for I/O with open(2) `flags` (O_CREAT and O_EXCL are
+    /// dropped: it exists). As the daemon, straight from the handle; as a
+    /// caller (allow_other), from an O_PATH descriptor reopened through
+    /// /proc with the caller's credentials, so that the backing filesystem
+    /// checks the caller's permissions.
+    func open(_ inode: InodeReference, flags: CInt, as caller: Caller) throws -> FileDescriptor {
+        let mode = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
+        let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~(O_CREAT | O_EXCL | O_NOCTTY))
+        if caller.isDaemon && !usesKeptDescriptor(inode) && inode.nodeID != .root {
+            return try backing.open(try backingHandle(inode), mode, options: options)
+        }
+        return try withPath(inode) { path in
+            try caller.run { () throws(Errno) in try path.reopen(mode, options: options) }
+        }
+    }
+
+    /// The attributes and identity of an open or O_PATH descriptor: a handle
+    /// if the backing filesystem gives one for it, else a duplicate O_PATH
+    /// descriptor the caller keeps or closes.
+    func identify(_ descriptor: FileDescriptor) throws(Errno) -> (stat: stat, identity: BackingIdentity) {
+        let status = try descriptor.statDescriptor().rawValue
+        if backing.supportsHandles {
+            do throws(Errno) {
+                return (status, .handle(try backing.handle(of: descriptor)))
+            } catch .notSupported {
+            } catch .improperLink {}
+        }
+        return (status, .descriptor(try descriptor.reopen(.readOnly, options: .path)))
+    }
+}

@@ -1,0 +1,119 @@
+import DCache
+import Glibc
+import SystemPackage
+
+// Finding (parent, name): from the cache while its answer is valid, from the
+// backing directory otherwise. Used by lookup, readdirplus and every
+// operation that makes a name (they look the new entry up).
+
+extension FileSystem {
+    /// The entry `name` in `parent`, or nil if there is none. `directory`
+    /// is an open descriptor of the parent's backing directory, if the
+    /// caller has one; otherwise one is opened from the parent's handle
+    /// when the backing directory must be asked.
+    func lookUp(_ name: BackingName, in parent: InodeReference, directory: FileDescriptor? = nil) throws -> FoundEntry? {
+        switch cache.lookup(parent: parent.nodeID, name: name.bytes) {
+        case .negative:
+            return nil
+        case .hit(let inode):
+            if let entry = try cachedEntry(inode, name: name, parent: parent, directory: directory) { return entry }
+        case .miss:
+            break
+        }
+        return try lookUpBacking(name, in: parent, directory: directory)
+    }
+
+    /// Asks the backing directory, and records the answer in the cache.
+    func lookUpBacking(_ name: BackingName, in parent: InodeReference, directory: FileDescriptor?) throws -> FoundEntry? {
+        let found: (stat: Stat, identity: BackingIdentity)
+        do {
+            found = try withDirectory(parent, directory) { try backing.lookup(name, in: $0) }
+        } catch Errno.noSuchFileOrDirectory {
+            if cache.negativeLimit > 0 {
+                try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: entryTimeout)
+            }
+            return nil
+        }
+        return try record(name, in: parent, stat: found.stat.rawValue, identity: found.identity)
+    }
+
+    /// Records (parent, name) -> the file `identity` names, whose
+    /// attributes are `status`; takes over a descriptor identity.
+    func record(_ name: BackingName, in parent: InodeReference, stat status: stat,
+                identity: BackingIdentity) throws -> FoundEntry {
+        var handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
+        var kept: FileDescriptor?
+        switch identity {
+        case .handle(let backingHandle): handle = Self.cacheHandle(backingHandle)
+        case .descriptor(let descriptor): kept = descriptor
+        }
+        do {
+            let cacheIdentity = try Self.identity(of: status)
+            let attributes = InodeAttributes(status)
+            var inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes)
+            if kept == nil && inode.handle != handle {
+                // The inode number was freed and handed to a new file while
+                // the old one was still cached: a new inode for the new file.
+                cache.unhashIdentity(of: inode)
+                inode.release()
+                inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes)
+            }
+            return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
+        } catch {
+            if let kept { _ = Glibc.close(kept.rawValue) }
+            throw error
+        }
+    }
+
+    private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,
+                        handle: BackingFileHandle, attributes: InodeAttributes) throws -> InodeReference {
+        try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
+                         attributes: attributes, entryTimeout: entryTimeout, attributeTimeout: attributeTimeout)
+    }
+
+    /// A cache hit, with its attributes refreshed from the backing
+    /// directory if they have expired. nil when the name no longer leads
+    /// to that file (gone, or replaced by another): the dentry is dropped
+    /// and the caller asks the backing directory.
+    private func cachedEntry(_ inode: InodeReference, name: BackingName, parent: InodeReference,
+                             directory: FileDescriptor?) throws -> FoundEntry? {
+        var (attributes, fresh) = cache.attributes(of: inode)
+        var kept: FileDescriptor?
+        if usesKeptDescriptor(inode) {
+            // The kernel let go of it and its descriptor is closed: look again.
+            guard let duplicate = try pathDescriptors.duplicate(for: inode) else {
+                inode.release()
+                return nil
+            }
+            kept = duplicate
+        }
+        let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
+        guard !fresh else { return entry }
+        do {
+            let status = try withDirectory(parent, directory) { try $0.stat(name).rawValue }
+            guard try Self.identity(of: status) == inode.identity else {
+                entry.discard()
+                cache.invalidate(parent: parent.nodeID, name: name.bytes)
+                return nil
+            }
+            attributes = InodeAttributes(status)
+            cache.setAttributes(inode, attributes, timeout: attributeTimeout)
+            return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
+        } catch let error as Errno where error == .noSuchFileOrDirectory || error == .staleNFSFileHandle {
+            entry.discard()
+            cache.invalidate(parent: parent.nodeID, name: name.bytes)
+            return nil
+        } catch {
+            entry.discard()
+            throw error
+        }
+    }
+
+    /// Calls `body` with `directory` if given, else with an O_PATH
+    /// descriptor of `parent` opened for the call.
+    func withDirectory<R>(_ parent: InodeReference, _ directory: FileDescriptor?,
+                          _ body: (FileDescriptor) throws -> R) throws -> R {
+        if let directory { return try body(directory) }
+        return try withPath(parent, body)
+    }
+}

@@ -1,0 +1,147 @@
+// The mounted filesystem: the state every FUSE operation shares.
+//
+// How a request reaches the backing file
+// --------------------------------------
+// The kernel names inodes by node id. A node id leads to a DCache inode
+// (`cache.inode(_:)`), which keeps the backing file's handle
+// (name_to_handle_at), not a descriptor: the descriptor limit is 20,000 and
+// a cache of a million inodes must not hold one each. An operation opens
+// what it needs from the handle (O_PATH for stat, chown and as the directory
+// of an *at call; the real flags for open), uses it, and closes it. Where the
+// backing filesystem has no handles (or an entry sits on another mount) a
+// lookup gets an O_PATH descriptor instead; `PathDescriptors` keeps it for
+// as long as the kernel holds the node, and the inode's stored handle is the
+// `descriptorHandleType` marker.
+//
+// Open files and directories (fi->fh) are ids into `HandleTable`, never
+// addresses; each holds the inode through `cache.openHandle`.
+//
+// Lookup counts: every reply that hands the kernel an inode (lookup, create,
+// mkdir, mknod, symlink, link, readdirplus) counts it with
+// `cache.kernelLookup` *before* the reply is sent, since FORGET may come at
+// once; if the reply cannot be sent the count is taken back.
+//
+// Coherence: the kernel and our cache use the same timeouts. Past them we
+// ask the backing directory again; a name found gone (ENOENT), replaced
+// (another device and inode) or stale (ESTALE) leaves the cache.
+
+import CFuse
+import DCache
+import Glibc
+import Slab
+import SystemPackage
+
+/// DCache's (device, inode) identity; `BackingIdentity` in this module is the
+/// Backing layer's "handle or descriptor".
+typealias CacheIdentity = DCache.BackingIdentity
+
+final class FileSystem: Sendable {
+    let configuration: MountConfiguration
+    let backing: BackingDirectory
+    let cache: DirectoryCache
+    let handles = HandleTable()
+    let pathDescriptors = PathDescriptors()
+    let kicker: Kicker
+    /// With allow_other, requests run with the caller's credentials.
+    let runsAsCaller: Bool
+    /// The daemon's own ids: a caller with the same needs no switch.
+    let daemonUser: uid_t
+    let daemonGroup: gid_t
+    /// The last `user.slabfs.compact` report, for reading it back.
+    let lastCompaction = Locked<CompactionReport?>(nil)
+
+    /// The handle type stored for an inode reached through a kept O_PATH
+    /// descriptor: real handle types are small non-negative numbers.
+    static let descriptorHandleType = Int32.min
+
+    var entryTimeout: Double { configuration.entryTimeoutSeconds }
+    var attributeTimeout: Double { configuration.attrTimeoutSeconds }
+
+    /// Opens the backing root and builds the cache with its root inode.
+    /// Starts threads (the cache's PSI monitor, the kicker): call it after
+    /// daemonizing, since fork keeps only the calling thread.
+    init(configuration: MountConfiguration, backing: BackingDirectory) throws {
+        self.configuration = configuration
+        self.backing = backing
+        cache = try DirectoryCache(Self.cacheConfiguration(configuration))
+        kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
+        runsAsCaller = configuration.allowOther
+        daemonUser = geteuid()
+        daemonGroup = getegid()
+        let kicker = self.kicker
+        cache.kickHandler = { @Sendable requests in kicker.enqueue(requests) }
+        try insertRoot()
+    }
+
+    static func cacheConfiguration(_ mount: MountConfiguration) -> DirectoryCache.Configuration {
+        var configuration = DirectoryCache.Configuration()
+        configuration.eviction = mount.eviction == .lru ? .lru : .page
+        configuration.migrate = mount.migrate
+        configuration.budgetBytes = mount.cacheSizeBytes
+        configuration.negativeLimit = mount.negativeDentryLimit
+        configuration.psiThresholdMicroseconds = mount.psiThresholdMicroseconds
+        configuration.slabSize = mount.pageSizeBytes
+        return configuration
+    }
+
+    private func insertRoot() throws {
+        let status = backing.rootStat.rawValue
+        let handle: BackingFileHandle
+        switch try backing.rootIdentity() {
+        case .handle(let backingHandle):
+            handle = Self.cacheHandle(backingHandle)
+        case .descriptor(let descriptor):
+            // The root is always reached through `backing.root`.
+            _ = Glibc.close(descriptor.rawValue)
+            handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
+        }
+        let root = try cache.insertRoot(identity: try Self.identity(of: status), handle: handle,
+                                        attributes: InodeAttributes(status))
+        root.release()
+    }
+
+    // MARK: Conversions
+
+    static func cacheHandle(_ handle: BackingHandle) -> BackingFileHandle {
+        BackingFileHandle(type: handle.type, bytes: Array(handle.bytes))
+    }
+
+    /// The cache stores the device in 32 bits; Linux device numbers of local
+    /// filesystems fit, anything else is refused rather than trapped on.
+    static func identity(of status: stat) throws(Errno) -> CacheIdentity {
+        let device = UInt64(status.st_dev)
+        guard device <= UInt64(UInt32.max) else { throw .overflow }
+        return CacheIdentity(device: device, inode: UInt64(status.st_ino))
+    }
+
+    // MARK: Inodes of a request
+
+    /// The inode the kernel names, with a request reference the caller
+    /// releases. ESTALE if it is not cached: the kernel holds what it names,
+    /// so that means a node id we never gave out.
+    func inode(_ node: fuse_ino_t) throws(Errno) -> InodeReference {
+        guard let inode = cache.inode(NodeID(node)) else { throw .staleNFSFileHandle }
+        return inode
+    }
+
+    /// Runs `body` with the inode of `node`, released afterwards.
+    func withInode<R>(_ node: fuse_ino_t, _ body: (InodeReference) throws -> R) throws -> R {
+        let inode = try inode(node)
+        defer { inode.release() }
+        return try body(inode)
+    }
+}
+
+/// The filesystem of a request, from the session's userdata.
+@inline(__always)
+func fileSystem(_ request: fuse_req_t?) -> FileSystem {
+    Unmanaged<SessionContext>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue().fileSystem!
+}
+
+/// What the session's userdata points at. The filesystem is created after
+/// the session (and after daemonizing, which forks), but before the loop
+/// starts the threads that read it: pthread_create orders the write before
+/// every read.
+final class SessionContext: @unchecked Sendable {
+    var fileSystem: FileSystem?
+}

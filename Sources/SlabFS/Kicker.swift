@@ -1,0 +1,191 @@
+import CFuse
+import DCache
+import Glibc
+
+/// The thread that asks the kernel to let go of entries.
+///
+/// The cache wants the kernel to drop an entry when the inode behind it is
+/// pinned only by the kernel's lookup count (reclaim falls short, or the
+/// mount has a kernel cache limit): fuse_lowlevel_notify_inval_entry makes
+/// the kernel drop its dentry, and FORGET follows once nothing uses the
+/// inode. That call must come from a thread of its own: from a request
+/// handler, or with a lock a handler needs, it can deadlock (the kernel
+/// takes the parent directory's lock, which a request in flight may hold
+/// while it waits for our reply). So `enqueue` (the cache's kick handler,
+/// called from reclaim on any thread) only queues, and this thread sends.
+///
+/// With a kernel cache limit it also keeps the number of inodes the kernel
+/// holds under the limit: woken when a reply passes it, and once a second,
+/// it requests kicks of the coldest entries (second chance, see
+/// `DirectoryCache.requestKernelKicks`).
+final class Kicker: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Under `mutex`:
+    private var queue: [KickRequest] = []
+    private var overLimit = false
+    private var stopping = false
+    private var session: OpaquePointer?
+    private var thread: pthread_t?
+    private var sent = 0
+    private var alreadyGone = 0
+
+    private unowned let cache: DirectoryCache
+    let kernelCacheLimit: Int
+
+    init(cache: DirectoryCache, kernelCacheLimit: Int) {
+        self.cache = cache
+        self.kernelCacheLimit = kernelCacheLimit
+        mutex.initialize(to: pthread_mutex_t())
+        condition.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// Starts the thread for `session`; signals stay blocked in it, so that
+    /// SIGINT and SIGTERM reach the loop's thread.
+    func start(session: OpaquePointer) {
+        locked { self.session = session }
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, kickerThreadMain, Unmanaged.passRetained(self).toOpaque())
+        guard rc == 0 else {
+            logError("cannot start the kicker thread: \(String(cString: strerror(rc)))")
+            return
+        }
+        locked { self.thread = thread }
+    }
+
+    /// Stops and joins the thread; call before the session is destroyed.
+    func stop() {
+        let thread: pthread_t? = locked {
+            stopping = true
+            pthread_cond_broadcast(condition)
+            return self.thread
+        }
+        if let thread { pthread_join(thread, nil) }
+        locked { self.thread = nil }
+    }
+
+    /// The cache's kick handler: queues, never calls into the kernel.
+    func enqueue(_ requests: [KickRequest]) {
+        locked {
+            queue += requests
+            pthread_cond_broadcast(condition)
+        }
+    }
+
+    /// Called after replies that count lookups: wakes the thread when the
+    /// kernel holds more inodes than the limit.
+    @inline(__always)
+    func noteKernelLookups() {
+        guard kernelCacheLimit > 0, cache.kernelHeldInodes > kernelCacheLimit else { return }
+        locked {
+            if !overLimit {
+                overLimit = true
+                pthread_cond_broadcast(condition)
+            }
+        }
+    }
+
+    /// Notifications sent, and how many found the entry already gone.
+    var counts: (sent: Int, alreadyGone: Int) { locked { (sent, alreadyGone) } }
+
+    fileprivate func run() {
+        // After an enforcement pass, give the kernel time to send FORGETs
+        // before counting again (100 ms), or, when nothing could be
+        // kicked, a second; wakes for the limit are ignored meanwhile, so
+        // a mount full of open files does not make this thread spin.
+        var delay = 1000
+        var backingOff = false
+        while true {
+            let taken: ([KickRequest], OpaquePointer?)? = locked {
+                if queue.isEmpty && !stopping && !(overLimit && !backingOff) { wait(milliseconds: delay) }
+                if stopping { return nil }
+                let batch = queue
+                queue.removeAll(keepingCapacity: true)
+                overLimit = false
+                return (batch, self.session)
+            }
+            guard let (batch, session) = taken else { return }
+            guard let session else { continue }
+            send(batch, session: session)
+            guard kernelCacheLimit > 0 else { continue }
+            guard let requested = enforceLimit() else {
+                backingOff = false
+                delay = 1000
+                continue
+            }
+            if requested > 0 {
+                send(locked { () -> [KickRequest] in
+                    defer { queue.removeAll(keepingCapacity: true) }
+                    return queue
+                }, session: session)
+            }
+            backingOff = true
+            delay = requested > 0 ? 100 : 1000
+        }
+    }
+
+    private func wait(milliseconds: Int) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = deadline.tv_nsec + milliseconds % 1000 * 1_000_000
+        deadline.tv_sec += milliseconds / 1000 + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_cond_timedwait(condition, mutex, &deadline)
+    }
+
+    private func send(_ batch: [KickRequest], session: OpaquePointer) {
+        var sentHere = 0, goneHere = 0
+        for request in batch {
+            // libfuse sends namelen + 1 bytes: the name must end in a NUL.
+            let cName = request.name.map { CChar(bitPattern: $0) } + [0]
+            let rc = cName.withUnsafeBufferPointer { name in
+                fuse_lowlevel_notify_inval_entry(session, request.parent.rawValue, name.baseAddress, name.count - 1)
+            }
+            if rc == 0 { sentHere += 1 } else if rc == -ENOENT { goneHere += 1 }
+        }
+        locked {
+            sent += sentHere
+            alreadyGone += goneHere
+        }
+    }
+
+    /// Requests kicks for the excess over the limit (they arrive through
+    /// `enqueue`); how many, or nil when the kernel holds no more than the
+    /// limit.
+    private func enforceLimit() -> Int? {
+        let excess = cache.kernelHeldInodes - kernelCacheLimit
+        guard excess > 0 else { return nil }
+        // A little below the limit, so that a busy mount does not kick on
+        // every lookup; at most a few thousand per turn.
+        let slack = max(1, kernelCacheLimit / 16)
+        return cache.requestKernelKicks(max: min(excess + slack, 4096))
+    }
+}
+
+private func kickerThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let kicker = Unmanaged<Kicker>.fromOpaque(raw!).takeRetainedValue()
+    var all = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_BLOCK, &all, nil)
+    kicker.run()
+    return nil
+}

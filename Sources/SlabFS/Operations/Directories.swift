@@ -1,0 +1,169 @@
+import CFuse
+import DCache
+import Glibc
+import SystemPackage
+
+// MKDIR, RMDIR, OPENDIR, READDIR, READDIRPLUS, RELEASEDIR and FSYNCDIR.
+
+func slabfsMkdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?, _ mode: mode_t) {
+    serve(request) { fs in
+        let name = try entryName(name)
+        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) { (directory: FileDescriptor) throws(Errno) in
+            try directory.makeDirectory(name, permissions: FilePermissions(rawValue: mode & 0o7777))
+        }
+    }
+}
+
+func slabfsRmdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
+    serve(request) { fs in
+        let name = try entryName(name)
+        try fs.removeName(name, in: parent, caller: Caller(request, fs)) { (directory: FileDescriptor) throws(Errno) in
+            try directory.removeDirectory(name)
+        }
+        fuse_reply_err(request, 0)
+    }
+}
+
+func slabfsOpendir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        guard let info else { throw Errno.invalidArgument }
+        try fs.withInode(node) { inode in
+            let descriptor = try fs.open(inode, flags: O_RDONLY | O_DIRECTORY, as: Caller(request, fs))
+            let directory = OpenDirectory(DirectoryStream(adopting: descriptor))
+            let id = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
+                                             directory: directory))
+            fs.cache.openHandle(inode)
+            info.pointee.fh = id
+            // Let the kernel keep listings (it needs both bits). It drops
+            // them itself when the directory changes through the mount or
+            // its mtime changes; changes made behind the mount's back show
+            // once the attribute timeout has passed.
+            info.pointee.cache_readdir = 1
+            info.pointee.keep_cache = fs.cache.attributes(of: inode).fresh ? 1 : 0
+            if fuse_reply_open(request, info) != 0 { fs.closeHandle(id) }
+        }
+    }
+}
+
+func slabfsReaddir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
+                   _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in try fs.readDirectory(request, node, size: size, offset: offset, info: info, plus: false) }
+}
+
+func slabfsReaddirplus(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
+                       _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in try fs.readDirectory(request, node, size: size, offset: offset, info: info, plus: true) }
+}
+
+func slabfsReleasedir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    if let info { fileSystem(request).closeHandle(info.pointee.fh) }
+    fuse_reply_err(request, 0)
+}
+
+func slabfsFsyncdir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ dataOnly: Int32,
+                    _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        guard let info else { throw Errno.badFileDescriptor }
+        try fs.handles.descriptor(info.pointee.fh).synchronize(dataOnly: dataOnly != 0)
+        fuse_reply_err(request, 0)
+    }
+}
+
+extension FileSystem {
+    /// Closes an open file or directory and lets its inode go.
+    func closeHandle(_ id: UInt64) {
+        guard let entry = handles.remove(id) else { return }
+        // A directory's descriptor belongs to its stream, closed with it.
+        if entry.directory == nil { _ = Glibc.close(entry.rawDescriptor) }
+        cache.closeHandle(entry.node)
+    }
+
+    /// One buffer of a listing, from the entry after `offset` (0, or the
+    /// offset of an entry sent before). With `plus`, each entry is looked
+    /// up and sent with its attributes; the kernel then holds it, counted
+    /// here, except "." and ".." and the entry that does not fit.
+    func readDirectory(_ request: fuse_req_t?, _ node: fuse_ino_t, size: Int, offset: off_t,
+                       info: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) throws {
+        guard let info else { throw Errno.badFileDescriptor }
+        let open = try handles.entry(info.pointee.fh)
+        guard let directory = open.directory else { throw Errno.notDirectory }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 0), alignment: 8)
+        defer { buffer.deallocate() }
+        try withInode(node) { parent in
+            var counted: [NodeID] = []
+            let used = try directory.withStream { stream in
+                try stream.seek(to: Int64(offset))
+                return try fill(buffer, from: stream, parent: parent, request: request, plus: plus, counted: &counted)
+            }
+            let base = buffer.baseAddress?.assumingMemoryBound(to: CChar.self)
+            if fuse_reply_buf(request, base, used) != 0 {
+                for node in counted { forget(node, count: 1) }
+            }
+            if !counted.isEmpty { kicker.noteKernelLookups() }
+        }
+    }
+
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, from stream: DirectoryStream, parent: InodeReference,
+                      request: fuse_req_t?, plus: Bool, counted: inout [NodeID]) throws -> Int {
+        var used = 0
+        while let entry = try nextEntry(stream, hadEntries: used > 0) {
+            let space = buffer.count - used
+            let start = buffer.baseAddress.map { ($0 + used).assumingMemoryBound(to: CChar.self) }
+            var status = stat()
+            status.st_ino = ino_t(entry.inode)
+            status.st_mode = mode_t(entry.rawType) << 12
+            guard plus else {
+                let length = entry.withCString { fuse_add_direntry(request, start, space, $0, &status, off_t(entry.nextOffset)) }
+                if length > space { break }
+                used += length
+                continue
+            }
+            var found: FoundEntry?
+            if let name = entry.backingName {
+                do {
+                    // A negative dentry is wrong about a name the listing
+                    // shows: ask the backing directory then.
+                    found = try lookUp(name, in: parent, directory: stream.descriptor)
+                        ?? lookUpBacking(name, in: parent, directory: stream.descriptor)
+                } catch {
+                    // Gone since the listing was read, or unreadable: leave
+                    // it out rather than fail the listing part-way.
+                    if used == 0 && (error as? Errno) != .noSuchFileOrDirectory { throw error }
+                    continue
+                }
+                if found == nil { continue }
+            }
+            var parameters = fuse_entry_param()
+            if let found {
+                parameters = entryParameters(found)
+            } else {
+                parameters.attr = status  // "." and "..": no node, no count
+            }
+            let length = entry.withCString {
+                fuse_add_direntry_plus(request, start, space, $0, &parameters, off_t(entry.nextOffset))
+            }
+            guard length <= space else {
+                found?.discard()
+                break
+            }
+            used += length
+            if var found {
+                countKernelLookup(&found)
+                counted.append(found.inode.nodeID)
+                found.discard()
+            }
+        }
+        return used
+    }
+
+    /// The stream's next entry; a read error after some entries ends the
+    /// buffer instead (the kernel asks again from there).
+    private func nextEntry(_ stream: DirectoryStream, hadEntries: Bool) throws -> DirectoryEntry? {
+        do {
+            return try stream.next()
+        } catch {
+            if hadEntries { return nil }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import CFuse
+import DCache
+import Glibc
+import SystemPackage
+
+// OPEN, CREATE, READ, WRITE, FLUSH, RELEASE, FSYNC, FALLOCATE, LSEEK and
+// COPY_FILE_RANGE. An open file is a descriptor in the handle table; data
+// operations use it and change the cached attributes' freshness.
+
+func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        guard let info else { throw Errno.invalidArgument }
+        try fs.withInode(node) { inode in
+            let flags = info.pointee.flags
+            let descriptor = try fs.open(inode, flags: flags, as: Caller(request, fs))
+            if flags & O_TRUNC != 0 { fs.cache.invalidateAttributes(inode.nodeID) }
+            info.pointee.fh = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
+                                                      directory: nil))
+            fs.cache.openHandle(inode)
+            if fuse_reply_open(request, info) != 0 { fs.closeHandle(info.pointee.fh) }
+        }
+    }
+}
+
+func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?, _ mode: mode_t,
+                  _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        guard let info else { throw Errno.invalidArgument }
+        let name = try entryName(name)
+        let caller = Caller(request, fs)
+        try fs.withInode(parent) { parent in
+            let flags = info.pointee.flags | O_CREAT
+            let access = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
+            let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~O_NOCTTY)
+            let permissions = FilePermissions(rawValue: mode & 0o7777)
+            let descriptor = try fs.withPath(parent) { directory in
+                try caller.run { () throws(Errno) in
+                    try directory.open(name, access, options: options, permissions: permissions)
+                }
+            }
+            fs.cache.invalidateAttributes(parent.nodeID)
+            var entry: FoundEntry
+            do {
+                // Identified through the open descriptor: the very file made.
+                let found = try fs.identify(descriptor)
+                entry = try fs.record(name, in: parent, stat: found.stat, identity: found.identity)
+            } catch {
+                _ = Glibc.close(descriptor.rawValue)
+                throw error
+            }
+            let id = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: entry.inode.nodeID,
+                                             directory: nil))
+            fs.cache.openHandle(entry.inode)
+            info.pointee.fh = id
+            var parameters = fs.entryParameters(entry)
+            fs.countKernelLookup(&entry)
+            if fuse_reply_create(request, &parameters, info) != 0 {
+                fs.forget(entry.inode.nodeID, count: 1)
+                fs.closeHandle(id)
+            }
+            entry.discard()
+            fs.kicker.noteKernelLookups()
+        }
+    }
+}
+
+func slabfsRead(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
+                _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        let descriptor = try fs.handles.descriptor(try openHandle(info))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        let count = try descriptor.read(at: Int64(offset), into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<size]))
+        fuse_reply_buf(request, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), count)
+    }
+}
+
+func slabfsWrite(_ request: fuse_req_t?, _ node: fuse_ino_t, _ data: UnsafePointer<CChar>?, _ size: Int,
+                 _ offset: off_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        let descriptor = try fs.handles.descriptor(try openHandle(info))
+        let count = try descriptor.write(at: Int64(offset), from: UnsafeRawBufferPointer(start: data, count: size))
+        fs.cache.invalidateAttributes(NodeID(node))
+        fuse_reply_write(request, count)
+    }
+}
+
+/// Called at every close(2) of a descriptor of the file: close a duplicate
+/// of ours, so the backing filesystem sees the close too (POSIX locks,
+/// NFS's close-to-open), as passthrough_hp does.
+func slabfsFlush(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        let descriptor = try fs.handles.descriptor(try openHandle(info))
+        let duplicate = try descriptor.duplicateDescriptor()
+        let rc = Glibc.close(duplicate.rawValue)
+        fuse_reply_err(request, rc == 0 ? 0 : errno)
+    }
+}
+
+func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    let fs = fileSystem(request)
+    if let info {
+        fs.closeHandle(info.pointee.fh)
+        // What was written shows in the size and times.
+        fs.cache.invalidateAttributes(NodeID(node))
+    }
+    fuse_reply_err(request, 0)
+}
+
+func slabfsFsync(_ request: fuse_req_t?, _ node: fuse_ino_t, _ dataOnly: Int32,
+                 _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        try fs.handles.descriptor(try openHandle(info)).synchronize(dataOnly: dataOnly != 0)
+        fuse_reply_err(request, 0)
+    }
+}
+
+func slabfsFallocate(_ request: fuse_req_t?, _ node: fuse_ino_t, _ mode: Int32, _ offset: off_t, _ length: off_t,
+                     _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        let descriptor = try fs.handles.descriptor(try openHandle(info))
+        try descriptor.allocate(offset: Int64(offset), length: Int64(length), mode: AllocationMode(rawValue: mode))
+        fs.cache.invalidateAttributes(NodeID(node))
+        fuse_reply_err(request, 0)
+    }
+}
+
+/// Only SEEK_DATA and SEEK_HOLE come here; the kernel does the others.
+func slabfsLseek(_ request: fuse_req_t?, _ node: fuse_ino_t, _ offset: off_t, _ whence: Int32,
+                 _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    serve(request) { fs in
+        let descriptor = try fs.handles.descriptor(try openHandle(info))
+        let position: Int64
+        switch whence {
+        case 3: position = try descriptor.seek(toNext: .data, from: Int64(offset))  // SEEK_DATA
+        case 4: position = try descriptor.seek(toNext: .hole, from: Int64(offset))  // SEEK_HOLE
+        case SEEK_SET, SEEK_CUR, SEEK_END:
+            position = Int64(try systemCall { Glibc.lseek(descriptor.rawValue, offset, whence) })
+        default: throw Errno.invalidArgument
+        }
+        fuse_reply_lseek(request, off_t(position))
+    }
+}
+
+func slabfsCopyFileRange(_ request: fuse_req_t?, _ inputNode: fuse_ino_t, _ inputOffset: off_t,
+                         _ inputInfo: UnsafeMutablePointer<fuse_file_info>?, _ outputNode: fuse_ino_t,
+                         _ outputOffset: off_t, _ outputInfo: UnsafeMutablePointer<fuse_file_info>?,
+                         _ length: Int, _ flags: Int32) {
+    serve(request) { fs in
+        // copy_file_range(2) defines no flags yet.
+        guard flags == 0 else { throw Errno.invalidArgument }
+        let input = try fs.handles.descriptor(try openHandle(inputInfo))
+        let output = try fs.handles.descriptor(try openHandle(outputInfo))
+        let count = try input.copyRange(from: Int64(inputOffset), to: output, at: Int64(outputOffset), count: length)
+        fs.cache.invalidateAttributes(NodeID(outputNode))
+        fuse_reply_write(request, count)
+    }
+}
+
+/// The handle id of an open file, EBADF without one.
+private func openHandle(_ info: UnsafeMutablePointer<fuse_file_info>?) throws(Errno) -> UInt64 {
+    guard let info else { throw .badFileDescriptor }
+    return info.pointee.fh
+}

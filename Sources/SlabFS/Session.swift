@@ -1,0 +1,153 @@
+import CFuse
+import DCache
+import Glibc
+import SystemPackage
+
+/// Why a mount could not start, in one line.
+public struct MountFailure: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// A FUSE session over a backing directory, from mount to unmount.
+///
+/// Order, as passthrough_hp has it: open the backing directory, create the
+/// session, install the signal handlers, mount, daemonize (unless in the
+/// foreground), and only then build the cache and start threads, since
+/// fork keeps only the calling thread. Failures up to the mount are thrown
+/// and reported by the command in one line. Shutdown: the loop returns
+/// (unmounted, or SIGINT/SIGTERM/SIGHUP made it exit); the kicker stops
+/// (it calls into the session); then unmount, remove the signal handlers,
+/// destroy the session.
+public enum Session {
+    /// Mounts and serves until unmounted; returns the exit status.
+    public static func run(_ configuration: MountConfiguration) throws(MountFailure) -> Int32 {
+        // Modes arrive with the caller's umask applied by the kernel; ours
+        // must not apply a second one.
+        umask(0)
+        LibfuseLog.shared.install()
+        LibfuseLog.shared.forwardAll(configuration.debug)
+        let backing: BackingDirectory
+        do {
+            backing = try BackingDirectory(path: FilePath(configuration.source))
+        } catch {
+            throw MountFailure(message: "cannot open source '\(configuration.source)': \(error)")
+        }
+        do {
+            // The same settings, without PSI so that no thread starts:
+            // refuse a bad configuration while the terminal still listens.
+            var check = FileSystem.cacheConfiguration(configuration)
+            check.psiThresholdMicroseconds = 0
+            _ = try DirectoryCache(check)
+        } catch {
+            backing.close()
+            throw MountFailure(message: "cannot set up the cache: \(error)")
+        }
+        let arguments = LibfuseArguments(configuration.fuseArguments)
+        defer { arguments.free() }
+        let context = SessionContext()
+        let userdata = Unmanaged.passRetained(context)
+        defer { userdata.release() }
+        var ops = makeOperations()
+        guard let session = fuse_session_new(arguments.pointer, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
+                                             userdata.toOpaque()) else {
+            backing.close()
+            throw MountFailure(message: "cannot create the FUSE session: \(libfuseReason("invalid options"))")
+        }
+        // A parent may have started us with these blocked (Foundation's
+        // Process passes its thread's mask on): they must reach the loop.
+        var exitSignals = sigset_t()
+        sigemptyset(&exitSignals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&exitSignals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &exitSignals, nil)
+        guard fuse_set_signal_handlers(session) == 0 else {
+            fuse_session_destroy(session)
+            backing.close()
+            throw MountFailure(message: "cannot install signal handlers")
+        }
+        guard fuse_session_mount(session, configuration.mountpoint) == 0 else {
+            fuse_remove_signal_handlers(session)
+            fuse_session_destroy(session)
+            backing.close()
+            throw MountFailure(message: "cannot mount on '\(configuration.mountpoint)': \(libfuseReason("mount failed"))")
+        }
+        if configuration.daemonize { fuse_daemonize(0) }
+        let status = serve(session, context: context, configuration: configuration, backing: backing)
+        fuse_session_unmount(session)
+        fuse_remove_signal_handlers(session)
+        fuse_session_destroy(session)
+        backing.close()
+        return status
+    }
+
+    /// Builds the filesystem and runs the loop until it ends.
+    private static func serve(_ session: OpaquePointer, context: SessionContext,
+                              configuration: MountConfiguration, backing: BackingDirectory) -> Int32 {
+        let fileSystem: FileSystem
+        do {
+            fileSystem = try withSignalsBlocked {
+                try FileSystem(configuration: configuration, backing: backing)
+            }
+        } catch {
+            logError("cannot set up the filesystem: \(error)")
+            return 1
+        }
+        context.fileSystem = fileSystem
+        withSignalsBlocked { fileSystem.kicker.start(session: session) }
+        let result: Int32
+        if configuration.singleThreaded {
+            result = fuse_session_loop(session)
+        } else {
+            let loop = fuse_loop_cfg_create()
+            fuse_loop_cfg_set_clone_fd(loop, 0)
+            result = fuse_session_loop_mt(session, loop)
+            fuse_loop_cfg_destroy(loop)
+        }
+        fileSystem.kicker.stop()
+        // 0: unmounted; a positive number: the signal that ended the loop
+        // (libfuse's handler records it), a clean exit too; negative: -errno.
+        if result < 0 {
+            logError("FUSE loop ended with an error: \(Errno(rawValue: -result))")
+            return 1
+        }
+        return 0
+    }
+
+    private static func libfuseReason(_ fallback: String) -> String {
+        LibfuseLog.shared.takeLastError() ?? fallback
+    }
+
+    /// Runs `body` with every signal blocked, so that threads it starts
+    /// (they inherit the mask) leave SIGINT and SIGTERM to the loop's
+    /// thread, as libfuse's own workers do.
+    private static func withSignalsBlocked<R>(_ body: () throws -> R) rethrows -> R {
+        var all = sigset_t(), saved = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
+    }
+}
+
+/// libfuse's argv (`struct fuse_args`), in C strings we own.
+private struct LibfuseArguments {
+    let strings: [UnsafeMutablePointer<CChar>?]
+    let vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    let pointer: UnsafeMutablePointer<fuse_args>
+
+    init(_ words: [String]) {
+        strings = words.map { strdup($0) }
+        vector = .allocate(capacity: strings.count + 1)
+        vector.initialize(from: strings + [nil], count: strings.count + 1)
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: fuse_args(argc: Int32(strings.count), argv: vector, allocated: 0))
+    }
+
+    func free() {
+        // libfuse copies the vector if it changes it (then `allocated`).
+        fuse_opt_free_args(pointer)
+        pointer.deallocate()
+        vector.deallocate()
+        for string in strings { Glibc.free(string) }
+    }
+}
