@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ArgumentParser
 import SlabFS
 
@@ -93,6 +98,9 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .customLong("allow-other"), help: "Let other users use the mount (-o allow_other).")
     var allowOther = false
 
+    @Flag(name: .customLong("dry-run"), help: "Check the command line, print the configuration and exit without mounting.")
+    var dryRun = false
+
     /// The command line as `MountConfiguration.parse` takes it.
     var arguments: MountArguments {
         var arguments = MountArguments(source: source, mountpoint: mountpoint, mountOptions: options)
@@ -114,9 +122,21 @@ struct MountCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try MountConfiguration.parse(arguments)
-        print("slabfs would mount with:")
-        print(configuration.summary)
-        // The FUSE session is not wired up yet; it will take `configuration`.
-        printError("note: mounting is not built yet; nothing was mounted")
+        if dryRun {
+            print("slabfs would mount with:")
+            print(configuration.summary)
+            return
+        }
+        if configuration.debug {
+            printError("mounting with:\n" + configuration.summary)
+        }
+        let status: Int32
+        do {
+            status = try Session.run(configuration)
+        } catch {
+            printError(error.message)
+            Glibc.exit(1)
+        }
+        if status != 0 { Glibc.exit(status) }
     }
 }

@@ -14,13 +14,13 @@ import Testing
         #expect(MountArguments.separatingJoinedOptions(["-o", "ro", "--other", "-o=ro"]) == ["-o", "ro", "--other", "-o=ro"])
     }
 
-    @Test("slabfs SOURCE MOUNTPOINT -o ... -f -d -s works as written, as mount.fuse3 runs it",
+    @Test("slabfs SOURCE MOUNTPOINT -o ... -f -d -s works as written, as mount.fuse3 runs it (--dry-run: checked, not mounted)",
           .enabled(if: slabfsBinary != nil && FileManager.default.isWritableFile(atPath: "/dev/fuse")))
     func binaryAcceptsMountFuse3Form() throws {
         let scratch = try OptionsScratch()
         let run = try runSlabfs([scratch.source, scratch.mountpoint, "-o", "rw,cache_size=32M,noatime,dev,suid",
                                  "-o", "eviction=lru", "-opage_size=8K",
-                                 "-f", "-s", "--attr-timeout", "2.5"])
+                                 "-f", "-s", "--attr-timeout", "2.5", "--dry-run"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("33554432 bytes"))
         #expect(run.stdout.contains("eviction:           lru"))
@@ -28,7 +28,7 @@ import Testing
         #expect(run.stdout.contains("foreground, single-threaded loop"))
         #expect(run.stdout.contains("attr timeout:       2.5 s"))
         #expect(run.stdout.contains("default_permissions,fsname="))
-        let explicit = try runSlabfs(["mount", scratch.source, scratch.mountpoint])
+        let explicit = try runSlabfs(["mount", scratch.source, scratch.mountpoint, "--dry-run"])
         #expect(explicit.status == 0, "\(explicit.stderr)")
     }
 

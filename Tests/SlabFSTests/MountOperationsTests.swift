@@ -1,0 +1,273 @@
+import Foundation
+import Glibc
+@testable import SlabFS
+import SystemPackage
+import Testing
+
+/// The mounted filesystem against its backing directory: each test mounts
+/// the built `slabfs -f` over a scratch directory, acts through the mount
+/// and checks the backing directory (or the other way round).
+@Suite(.enabled(if: canMount))
+struct MountOperationsTests {
+    @Test("a file created and written through the mount is the backing file, and reads back")
+    func createWriteRead() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("note.txt"), "written through slabfs\n")
+        #expect(try readFile(mount.backing("note.txt")) == "written through slabfs\n")
+        try writeFile(mount.backing("direct.txt"), "written to the backing directory")
+        #expect(try readFile(mount.mounted("direct.txt")) == "written to the backing directory")
+        let stat = try fileStatus(mount.mounted("note.txt")).get()
+        #expect(stat.st_size == 23)
+        #expect(stat.st_ino == (try fileStatus(mount.backing("note.txt")).get()).st_ino)
+        // Appending grows it, and stat sees the new size at once.
+        let handle = try #require(FileHandle(forWritingAtPath: mount.mounted("note.txt")))
+        handle.seekToEndOfFile()
+        handle.write(Data("more".utf8))
+        handle.closeFile()
+        #expect((try fileStatus(mount.mounted("note.txt")).get()).st_size == 27)
+    }
+
+    @Test("readdir lists the backing directory; mkdir and rmdir change it; rmdir of a full directory is ENOTEMPTY")
+    func directories() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        for name in ["a", "b", "c"] { try writeFile(mount.backing(name), name) }
+        try FileManager.default.createDirectory(atPath: mount.mounted("sub"), withIntermediateDirectories: false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mounted("")).sorted() == ["a", "b", "c", "sub"])
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: mount.backing("sub"), isDirectory: &isDirectory) && isDirectory.boolValue)
+        try writeFile(mount.mounted("sub/inner"), "x")
+        #expect(rmdir(mount.mounted("sub")) == -1 && errno == ENOTEMPTY)
+        #expect(unlink(mount.mounted("sub/inner")) == 0)
+        #expect(rmdir(mount.mounted("sub")) == 0)
+        #expect(!FileManager.default.fileExists(atPath: mount.backing("sub")))
+        #expect(fileStatus(mount.mounted("sub")).failureErrno == ENOENT)
+        // A listing larger than one reply buffer, read twice (the second
+        // time possibly from the kernel's cache), is complete both times.
+        let names = (0..<600).map { "file-with-a-longish-name-\($0)" }
+        for name in names { try writeFile(mount.backing("sub2-" + name), "") }
+        for _ in 0..<2 {
+            let listed = try FileManager.default.contentsOfDirectory(atPath: mount.mounted(""))
+            #expect(Set(listed).isSuperset(of: names.map { "sub2-" + $0 }))
+            #expect(listed.count == 603)
+        }
+    }
+
+    @Test("rename moves an entry; RENAME_NOREPLACE refuses an existing target; RENAME_EXCHANGE swaps two")
+    func renames() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("one"), "1")
+        try writeFile(mount.mounted("two"), "2")
+        try FileManager.default.createDirectory(atPath: mount.mounted("dir"), withIntermediateDirectories: false)
+        #expect(rename(mount.mounted("one"), mount.mounted("dir/uno")) == 0)
+        #expect(try readFile(mount.backing("dir/uno")) == "1")
+        #expect(fileStatus(mount.mounted("one")).failureErrno == ENOENT)
+
+        let root = try FileDescriptor.open(mount.mountpoint, .readOnly, options: .directory)
+        defer { try? root.close() }
+        let dir = try FileDescriptor.open(mount.mounted("dir"), .readOnly, options: .directory)
+        defer { try? dir.close() }
+        #expect(throws: Errno.fileExists) { try root.rename("two", to: dir, as: "uno", flags: .noReplace) }
+        #expect(try readFile(mount.backing("dir/uno")) == "1")
+        try root.rename("two", to: dir, as: "uno", flags: .exchange)
+        #expect(try readFile(mount.mounted("dir/uno")) == "2")
+        #expect(try readFile(mount.mounted("two")) == "1")
+        #expect(try readFile(mount.backing("two")) == "1")
+        // Replacing rename: the target's old file is gone.
+        #expect(rename(mount.mounted("two"), mount.mounted("dir/uno")) == 0)
+        #expect(try readFile(mount.mounted("dir/uno")) == "1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.backing("")).sorted() == ["dir"])
+    }
+
+    @Test("hard links share an inode and count links; symlinks store and read back their target")
+    func links() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("file"), "data")
+        #expect(link(mount.mounted("file"), mount.mounted("second")) == 0)
+        let first = try fileStatus(mount.mounted("file")).get(), second = try fileStatus(mount.mounted("second")).get()
+        #expect(first.st_ino == second.st_ino)
+        #expect(first.st_nlink == 2)
+        #expect((try fileStatus(mount.backing("file")).get()).st_nlink == 2)
+        #expect(unlink(mount.mounted("second")) == 0)
+        #expect((try fileStatus(mount.mounted("file")).get()).st_nlink == 1)
+
+        #expect(symlink("../outside/target", mount.mounted("link")) == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: mount.backing("link")) == "../outside/target")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: mount.mounted("link")) == "../outside/target")
+        #expect((try fileStatus(mount.mounted("link")).get()).st_mode & S_IFMT == S_IFLNK)
+        // A fifo made through the mount is a fifo in the backing directory.
+        #expect(mkfifo(mount.mounted("fifo"), 0o640) == 0)
+        #expect((try fileStatus(mount.backing("fifo")).get()).st_mode & S_IFMT == S_IFIFO)
+        #expect((try fileStatus(mount.backing("fifo")).get()).st_mode & 0o777 == 0o640)
+    }
+
+    @Test("chmod, chown, truncate and utimes reach the backing file; UTIME_OMIT leaves a time alone")
+    func attributes() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("file"), "0123456789")
+        #expect(chmod(mount.mounted("file"), 0o640) == 0)
+        #expect((try fileStatus(mount.backing("file")).get()).st_mode & 0o7777 == 0o640)
+        #expect(chown(mount.mounted("file"), 1234, 5678) == 0)
+        let owned = try fileStatus(mount.backing("file")).get()
+        #expect(owned.st_uid == 1234 && owned.st_gid == 5678)
+        #expect(truncate(mount.mounted("file"), 4) == 0)
+        #expect(try readFile(mount.backing("file")) == "0123")
+        #expect((try fileStatus(mount.mounted("file")).get()).st_size == 4)
+
+        let file = try FileDescriptor.open(mount.mounted("file"), .readWrite)
+        defer { try? file.close() }
+        try file.setTimes(access: .to(seconds: 1_000_000_000, nanoseconds: 5), modification: .to(seconds: 2_000_000_000, nanoseconds: 0))
+        try file.setTimes(access: .unchanged, modification: .to(seconds: 1_500_000_000, nanoseconds: 0))
+        let times = try fileStatus(mount.backing("file")).get()
+        #expect(times.st_atim.tv_sec == 1_000_000_000 && times.st_atim.tv_nsec == 5)
+        #expect(times.st_mtim.tv_sec == 1_500_000_000)
+        try file.setTimes(access: .now, modification: .unchanged)
+        let now = try fileStatus(mount.mounted("file")).get()
+        #expect(abs(now.st_atim.tv_sec - time(nil)) < 60)
+        #expect(now.st_mtim.tv_sec == 1_500_000_000)
+    }
+
+    @Test("extended attributes round-trip; names under user.slabfs. never reach a backing file")
+    func extendedAttributes() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("file"), "x")
+        let file = try FileDescriptor.open(mount.mounted("file"), .readOnly)
+        defer { try? file.close() }
+        try file.setExtendedAttribute("user.color", to: Array("blue".utf8))
+        #expect(try file.extendedAttribute("user.color") == Array("blue".utf8))
+        let backing = try FileDescriptor.open(mount.backing("file"), .readOnly)
+        defer { try? backing.close() }
+        #expect(try backing.extendedAttribute("user.color") == Array("blue".utf8))
+        #expect(try file.extendedAttributeNames().contains("user.color"))
+        try file.removeExtendedAttribute("user.color")
+        #expect(throws: Errno.noData) { try backing.extendedAttribute("user.color") }
+
+        // The reserved prefix: refused on set, absent on get and list, even
+        // when the backing file carries such an attribute itself.
+        #expect(throws: Errno.invalidArgument) { try file.setExtendedAttribute("user.slabfs.x", to: Array("1".utf8)) }
+        #expect(throws: Errno.noData) { try backing.extendedAttribute("user.slabfs.x") }
+        try backing.setExtendedAttribute("user.slabfs.planted", to: Array("secret".utf8))
+        #expect(throws: Errno.noData) { try file.extendedAttribute("user.slabfs.planted") }
+        #expect(!(try file.extendedAttributeNames()).contains { $0.hasPrefix("user.slabfs.") })
+        #expect(throws: Errno.invalidArgument) { try file.removeExtendedAttribute("user.slabfs.planted") }
+        #expect(try backing.extendedAttribute("user.slabfs.planted") == Array("secret".utf8))
+    }
+
+    @Test("statfs reports the backing filesystem's numbers")
+    func statfs() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        var mounted = statvfs(), backing = statvfs()
+        #expect(statvfs(mount.mountpoint, &mounted) == 0)
+        #expect(statvfs(mount.source, &backing) == 0)
+        #expect(mounted.f_blocks == backing.f_blocks)
+        #expect(mounted.f_bsize == backing.f_bsize)
+        #expect(mounted.f_files == backing.f_files)
+    }
+
+    @Test("a name longer than 255 bytes is ENAMETOOLONG; a missing one ENOENT")
+    func badNames() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        let long = String(repeating: "n", count: 256)
+        #expect(fileStatus(mount.mounted(long)).failureErrno == ENAMETOOLONG)
+        #expect(open(mount.mounted(long), O_CREAT | O_WRONLY, 0o644) == -1 && errno == ENAMETOOLONG)
+        #expect(fileStatus(mount.mounted("missing")).failureErrno == ENOENT)
+        #expect(fileStatus(mount.mounted(String(repeating: "n", count: 255))).failureErrno == ENOENT)
+    }
+
+    @Test("changes made behind the mount's back show once the timeouts have passed")
+    func coherence() throws {
+        let mount = try MountedSlabfs(["--entry-timeout", "0.2", "--attr-timeout", "0.2"])
+        defer { mount.tearDown() }
+        try writeFile(mount.backing("file"), "old")
+        #expect(try readFile(mount.mounted("file")) == "old")
+        let before = try fileStatus(mount.mounted("file")).get()
+        // Replaced by another file, then removed: each seen after a timeout.
+        #expect(unlink(mount.backing("file")) == 0)
+        try writeFile(mount.backing("file"), "a new file, longer")
+        usleep(400_000)
+        let after = try fileStatus(mount.mounted("file")).get()
+        #expect(after.st_size == 18)
+        #expect(try readFile(mount.mounted("file")) == "a new file, longer")
+        _ = before
+        #expect(unlink(mount.backing("file")) == 0)
+        usleep(400_000)
+        #expect(fileStatus(mount.mounted("file")).failureErrno == ENOENT)
+        // And a name that was missing appears.
+        try writeFile(mount.backing("late"), "here")
+        usleep(400_000)
+        #expect(try readFile(mount.mounted("late")) == "here")
+    }
+
+    @Test("control attributes on the root: slabinfo, stats, reclaim and compact; bad values are EINVAL")
+    func controlAttributes() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        for index in 0..<200 { try writeFile(mount.mounted("f\(index)"), "") }
+        let root = try FileDescriptor.open(mount.mountpoint, .readOnly, options: .directory)
+        defer { try? root.close() }
+        let slabinfo = String(decoding: try root.extendedAttribute("user.slabfs.slabinfo"), as: UTF8.self)
+        #expect(slabinfo.hasPrefix("slabinfo - version: 2.1"))
+        #expect(slabinfo.contains("slabfs_inode"))
+        let stats = try JSONSerialization.jsonObject(with: Data(try root.extendedAttribute("user.slabfs.stats"))) as? [String: Any]
+        #expect((stats?["inodes"] as? Int ?? 0) >= 200)
+        #expect(stats?["kernelHeldInodes"] != nil)
+        try root.setExtendedAttribute("user.slabfs.reclaim", to: Array("4".utf8))
+        let report = try JSONSerialization.jsonObject(with: Data(try root.extendedAttribute("user.slabfs.reclaim"))) as? [String: Any]
+        #expect(report?["pagesWanted"] as? Int == 4)
+        #expect(report?["source"] as? String == "explicit")
+        try root.setExtendedAttribute("user.slabfs.compact", to: Array("1".utf8))
+        #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.reclaim", to: Array("-3".utf8)) }
+        #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.reclaim", to: Array("lots".utf8)) }
+        #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.compact", to: Array("2".utf8)) }
+        #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.stats", to: Array("1".utf8)) }
+        #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.unknown", to: Array("1".utf8)) }
+        #expect(throws: Errno.noData) { try root.extendedAttribute("user.slabfs.unknown") }
+        let names = try root.extendedAttributeNames()
+        #expect(names.contains("user.slabfs.slabinfo") && names.contains("user.slabfs.stats"))
+        // Files and directories still work after reclaim and compaction.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).count == 200)
+        #expect((try fileStatus(mount.mounted("f17")).get()).st_size == 0)
+    }
+
+    @Test("SIGTERM unmounts and the daemon exits with status 0")
+    func signalUnmounts() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try writeFile(mount.mounted("file"), "x")
+        #expect(kill(mount.pid, SIGTERM) == 0)
+        #expect(mount.waitForExit() == 0, "\(mount.log)")
+        #expect(!mount.isMounted)
+        #expect(try readFile(mount.backing("file")) == "x")
+    }
+}
+
+extension Result where Failure == Errno {
+    /// The errno of a failure, 0 on success.
+    var failureErrno: Int32 {
+        if case .failure(let error) = self { return error.rawValue }
+        return 0
+    }
+}
+
+@Suite(.enabled(if: canMount))
+struct MountFailureTests {
+    @Test("a mount the kernel refuses is reported in one stderr line with a non-zero exit, and nothing stays mounted")
+    func refusedMount() throws {
+        let scratch = try OptionsScratch()
+        let run = runProgram(try #require(mountTestBinary),
+                             [scratch.source, scratch.mountpoint, "-f", "-o", "context=bogus"])
+        #expect(run.status != 0)
+        let lines = run.output.split(separator: "\n")
+        #expect(lines.count == 1, "\(run.output)")
+        #expect(lines.first?.hasPrefix("slabfs: cannot mount on") == true, "\(run.output)")
+        #expect(!parseMountInfo((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
+                    .contains(scratch.mountpoint))
+    }
+}
