@@ -69,18 +69,21 @@ extension FileSystem {
     }
 
     /// Calls `body` with an O_PATH descriptor of the inode: for fstat,
-    /// fchownat, the /proc path of the xattr calls, and as the directory of
-    /// the *at calls. The root's is borrowed; others are opened by handle
-    /// (as the daemon: open_by_handle_at needs CAP_DAC_READ_SEARCH) and
-    /// closed afterwards. ESTALE: the backing file is gone.
-    func withPath<R>(_ inode: InodeReference, _ body: (FileDescriptor) throws -> R) throws -> R {
+    /// fchownat, the /proc path of the xattr calls, and (`directory`, which
+    /// adds O_DIRECTORY: ENOTDIR for anything else) as the directory of the
+    /// *at calls. The root's is borrowed; others are opened by handle (as
+    /// the daemon: open_by_handle_at needs CAP_DAC_READ_SEARCH) and closed
+    /// afterwards. ESTALE: the backing file is gone.
+    func withPath<R>(_ inode: InodeReference, directory: Bool = false,
+                     _ body: (FileDescriptor) throws -> R) throws -> R {
         if inode.nodeID == .root { return try body(backing.root) }
         let descriptor: FileDescriptor
         if usesKeptDescriptor(inode) {
             guard let kept = try pathDescriptors.duplicate(for: inode) else { throw Errno.staleNFSFileHandle }
             descriptor = kept
         } else {
-            descriptor = try backing.open(try backingHandle(inode), .readOnly, options: .path)
+            let options: FileDescriptor.OpenOptions = directory ? [.path, .directory] : .path
+            descriptor = try backing.open(try backingHandle(inode), .readOnly, options: options)
         }
         defer { _ = Glibc.close(descriptor.rawValue) }
         return try body(descriptor)

@@ -114,6 +114,6 @@ extension FileSystem {
     func withDirectory<R>(_ parent: InodeReference, _ directory: FileDescriptor?,
                           _ body: (FileDescriptor) throws -> R) throws -> R {
         if let directory { return try body(directory) }
-        return try withPath(parent, body)
+        return try withPath(parent, directory: true, body)
     }
 }

@@ -8,7 +8,8 @@ import SystemPackage
 func slabfsMkdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?, _ mode: mode_t) {
     serve(request) { fs in
         let name = try entryName(name)
-        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) { (directory: FileDescriptor) throws(Errno) in
+        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) {
+            (directory: FileDescriptor) throws(Errno) in
             try directory.makeDirectory(name, permissions: FilePermissions(rawValue: mode & 0o7777))
         }
     }
@@ -17,7 +18,8 @@ func slabfsMkdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePoi
 func slabfsRmdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
     serve(request) { fs in
         let name = try entryName(name)
-        try fs.removeName(name, in: parent, caller: Caller(request, fs)) { (directory: FileDescriptor) throws(Errno) in
+        try fs.removeName(name, in: parent, caller: Caller(request, fs)) {
+            (directory: FileDescriptor) throws(Errno) in
             try directory.removeDirectory(name)
         }
         fuse_reply_err(request, 0)
@@ -113,7 +115,9 @@ extension FileSystem {
             status.st_ino = ino_t(entry.inode)
             status.st_mode = mode_t(entry.rawType) << 12
             guard plus else {
-                let length = entry.withCString { fuse_add_direntry(request, start, space, $0, &status, off_t(entry.nextOffset)) }
+                let length = entry.withCString {
+                    fuse_add_direntry(request, start, space, $0, &status, off_t(entry.nextOffset))
+                }
                 if length > space { break }
                 used += length
                 continue

@@ -33,7 +33,7 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
             let access = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
             let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~O_NOCTTY)
             let permissions = FilePermissions(rawValue: mode & 0o7777)
-            let descriptor = try fs.withPath(parent) { directory in
+            let descriptor = try fs.withPath(parent, directory: true) { directory in
                 try caller.run { () throws(Errno) in
                     try directory.open(name, access, options: options, permissions: permissions)
                 }
@@ -101,8 +101,9 @@ func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
     let fs = fileSystem(request)
     if let info {
         fs.closeHandle(info.pointee.fh)
-        // What was written shows in the size and times.
-        fs.cache.invalidateAttributes(NodeID(node))
+        // What was written shows in the times (the backing filesystem may
+        // set them at close).
+        if info.pointee.flags & O_ACCMODE != O_RDONLY { fs.cache.invalidateAttributes(NodeID(node)) }
     }
     fuse_reply_err(request, 0)
 }

@@ -11,7 +11,8 @@ func slabfsMknod(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePoi
                  _ device: dev_t) {
     serve(request) { fs in
         let name = try entryName(name)
-        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) { (directory: FileDescriptor) throws(Errno) in
+        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) {
+            (directory: FileDescriptor) throws(Errno) in
             try directory.makeNode(name, mode: FileMode(rawValue: mode), device: DeviceID(rawValue: device))
         }
     }
@@ -20,7 +21,8 @@ func slabfsMknod(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePoi
 func slabfsUnlink(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
     serve(request) { fs in
         let name = try entryName(name)
-        try fs.removeName(name, in: parent, caller: Caller(request, fs)) { (directory: FileDescriptor) throws(Errno) in
+        try fs.removeName(name, in: parent, caller: Caller(request, fs)) {
+            (directory: FileDescriptor) throws(Errno) in
             try directory.remove(name)
         }
         fuse_reply_err(request, 0)
@@ -33,7 +35,8 @@ func slabfsSymlink(_ request: fuse_req_t?, _ target: UnsafePointer<CChar>?, _ pa
         let name = try entryName(name)
         guard let target else { throw Errno.invalidArgument }
         let bytes = UnsafeRawBufferPointer(start: target, count: strlen(target))
-        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) { (directory: FileDescriptor) throws(Errno) in
+        try fs.make(name, in: parent, caller: Caller(request, fs), request: request) {
+            (directory: FileDescriptor) throws(Errno) in
             try directory.makeSymbolicLink(name, target: bytes)
         }
     }
@@ -58,11 +61,17 @@ func slabfsRename(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
             try fs.withInode(newParent) { to in
                 let moved = fs.cache.cachedChild(of: from.nodeID, name: name.bytes)
                 let replaced = fs.cache.cachedChild(of: to.nodeID, name: newName.bytes)
-                try fs.withPath(from) { source in
+                try fs.withPath(from, directory: true) { source in
                     let rename = { (target: FileDescriptor) throws(Errno) in
-                        try caller.run { () throws(Errno) in try source.rename(name, to: target, as: newName, flags: flags) }
+                        try caller.run { () throws(Errno) in
+                            try source.rename(name, to: target, as: newName, flags: flags)
+                        }
                     }
-                    if from.nodeID == to.nodeID { try rename(source) } else { try fs.withPath(to) { try rename($0) } }
+                    if from.nodeID == to.nodeID {
+                        try rename(source)
+                    } else {
+                        try fs.withPath(to, directory: true) { try rename($0) }
+                    }
                 }
                 fs.cache.rename(from: (from.nodeID, name.bytes), to: (to.nodeID, newName.bytes),
                                 exchange: flags.contains(.exchange), entryTimeout: fs.entryTimeout)
@@ -84,7 +93,7 @@ func slabfsLink(_ request: fuse_req_t?, _ node: fuse_ino_t, _ newParent: fuse_in
         try fs.withInode(node) { inode in
             try fs.withInode(newParent) { parent in
                 try fs.withPath(inode) { source in
-                    try fs.withPath(parent) { directory in
+                    try fs.withPath(parent, directory: true) { directory in
                         try caller.run { () throws(Errno) in try source.link(into: directory, as: newName) }
                         fs.cache.invalidateAttributes(parent.nodeID)
                         // The same inode under a second name: the lookup
@@ -109,7 +118,7 @@ extension FileSystem {
     func make(_ name: BackingName, in parent: fuse_ino_t, caller: Caller, request: fuse_req_t?,
               _ create: (FileDescriptor) throws(Errno) -> Void) throws {
         try withInode(parent) { parent in
-            try withPath(parent) { directory in
+            try withPath(parent, directory: true) { directory in
                 try caller.run { () throws(Errno) in try create(directory) }
                 cache.invalidateAttributes(parent.nodeID)
                 guard let entry = try lookUpBacking(name, in: parent, directory: directory) else {
@@ -128,7 +137,9 @@ extension FileSystem {
         try withInode(parent) { parent in
             let child = cache.cachedChild(of: parent.nodeID, name: name.bytes)
             do {
-                try withPath(parent) { directory in try caller.run { () throws(Errno) in try remove(directory) } }
+                try withPath(parent, directory: true) { directory in
+                    try caller.run { () throws(Errno) in try remove(directory) }
+                }
             } catch Errno.noSuchFileOrDirectory {
                 cache.invalidate(parent: parent.nodeID, name: name.bytes)
                 throw Errno.noSuchFileOrDirectory
