@@ -1,3 +1,4 @@
+import DCache
 import Foundation
 import Glibc
 @testable import SlabFS
@@ -215,9 +216,14 @@ struct MountOperationsTests {
         let slabinfo = String(decoding: try root.extendedAttribute("user.slabfs.slabinfo"), as: UTF8.self)
         #expect(slabinfo.hasPrefix("slabinfo - version: 2.1"))
         #expect(slabinfo.contains("slabfs_inode"))
-        let stats = try JSONSerialization.jsonObject(with: Data(try root.extendedAttribute("user.slabfs.stats"))) as? [String: Any]
-        #expect((stats?["inodes"] as? Int ?? 0) >= 200)
-        #expect(stats?["kernelHeldInodes"] != nil)
+        let stats = try JSONDecoder().decode(MountStatistics.self, from: Data(try root.extendedAttribute("user.slabfs.stats")))
+        #expect(stats.cache.inodes >= 200)
+        #expect(stats.kernelHeldInodes >= 200)
+        #expect(stats.daemonRSSBytes > 0)
+        #expect(stats.configuration["eviction"] == "page")
+        let maps = try JSONDecoder().decode([FragmentationMap].self,
+                                            from: Data(try root.extendedAttribute("user.slabfs.slabmap")))
+        #expect(maps.map(\.cache) == ["slabfs_dentry", "slabfs_inode"])
         try root.setExtendedAttribute("user.slabfs.reclaim", to: Array("4".utf8))
         let report = try JSONSerialization.jsonObject(with: Data(try root.extendedAttribute("user.slabfs.reclaim"))) as? [String: Any]
         #expect(report?["pagesWanted"] as? Int == 4)
@@ -230,7 +236,11 @@ struct MountOperationsTests {
         #expect(throws: Errno.invalidArgument) { try root.setExtendedAttribute("user.slabfs.unknown", to: Array("1".utf8)) }
         #expect(throws: Errno.noData) { try root.extendedAttribute("user.slabfs.unknown") }
         let names = try root.extendedAttributeNames()
-        #expect(names.contains("user.slabfs.slabinfo") && names.contains("user.slabfs.stats"))
+        #expect(Set(names).isSuperset(of: ["user.slabfs.slabinfo", "user.slabfs.stats", "user.slabfs.slabmap"]))
+        // slabfs stats reads the same attribute.
+        let command = runProgram(try #require(mountTestBinary), ["stats", mount.mountpoint])
+        #expect(command.status == 0, "\(command.output)")
+        #expect(command.output.contains("slabfs_inode"))
         // Files and directories still work after reclaim and compaction.
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).count == 200)
         #expect((try fileStatus(mount.mounted("f17")).get()).st_size == 0)

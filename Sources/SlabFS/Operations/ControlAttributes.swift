@@ -1,5 +1,6 @@
 import CFuse
 import DCache
+import Glibc
 import Slab
 import SystemPackage
 
@@ -12,7 +13,10 @@ import Foundation
 /// The control attributes under `user.slabfs.` on the mount's root:
 ///
 /// - `slabinfo`: /proc/slabinfo 2.1 text of the cache's slab caches (read).
-/// - `stats`: the cache's statistics as JSON (read).
+/// - `stats`: `MountStatistics` as JSON: the cache's statistics, the
+///   daemon's RSS, the settings in force (read; `slabfs stats` shows it).
+/// - `slabmap`: the dentry and inode slabs' fragmentation maps as JSON
+///   (read; `slabfs top` draws them).
 /// - `reclaim`: write a decimal page count to run a reclaim pass; read the
 ///   last pass's report as JSON.
 /// - `compact`: write "1" to compact (move objects out of sparse slabs);
@@ -22,7 +26,7 @@ import Foundation
 /// ENODATA to get. Bad values are EINVAL and change nothing. Names under the
 /// prefix never reach a backing file, whatever the node.
 enum ControlAttribute: String, CaseIterable {
-    case slabinfo, stats, reclaim, compact
+    case slabinfo, stats, slabmap, reclaim, compact
 
     static let prefix = "user.slabfs."
 
@@ -43,7 +47,8 @@ extension FileSystem {
         guard let attribute = ControlAttribute(name: name, node: node) else { throw .noData }
         switch attribute {
         case .slabinfo: return Array(SlabInfo.format(cache.slabCaches).utf8)
-        case .stats: return try json(cache.statistics())
+        case .stats: return try json(mountStatistics())
+        case .slabmap: return try json(cache.fragmentationMaps())
         case .reclaim: return try json(cache.lastReclaim)
         case .compact: return try json(lastCompaction.withLock { $0 })
         }
@@ -55,7 +60,7 @@ extension FileSystem {
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x0a || byte == 0x09 || byte == 0x0d || byte == 0 }
         let text = String(decoding: value.drop(while: isSpace).reversed().drop(while: isSpace).reversed(), as: UTF8.self)
         switch attribute {
-        case .slabinfo, .stats:
+        case .slabinfo, .stats, .slabmap:
             throw .invalidArgument
         case .reclaim:
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
@@ -66,6 +71,37 @@ extension FileSystem {
             let report = cache.compact()
             lastCompaction.withLock { $0 = report }
         }
+    }
+
+    private func mountStatistics() -> MountStatistics {
+        let mount = configuration
+        let settings: [String: String] = [
+            "cache_size": String(cache.budgetBytes),
+            "eviction": cache.eviction.rawValue,
+            "migrate": cache.migrate ? "on" : "off",
+            "page_size": String(mount.pageSizeBytes),
+            "kernel_cache_limit": String(mount.kernelCacheLimit),
+            "entry_timeout": String(mount.entryTimeoutSeconds),
+            "attr_timeout": String(mount.attrTimeoutSeconds),
+            "negative_limit": String(cache.negativeLimit),
+            "psi_threshold_us": String(mount.psiThresholdMicroseconds),
+            "allow_other": mount.allowOther ? "on" : "off",
+        ]
+        return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
+                               kernelHeldInodes: cache.kernelHeldInodes, configuration: settings)
+    }
+
+    /// The daemon's RSS: the second field of /proc/self/statm, in pages.
+    private static func residentBytes() -> Int {
+        let descriptor = Glibc.open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return 0 }
+        defer { _ = Glibc.close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = Glibc.read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return 0 }
+        let fields = buffer[..<count].split(separator: UInt8(ascii: " "))
+        guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+        return pages * Int(getpagesize())
     }
 
     private func json<T: Encodable>(_ value: T) throws(Errno) -> [UInt8] {
