@@ -20,8 +20,6 @@ struct Caller {
 
     var isDaemon: Bool { credentials == nil }
 
-    static let daemon = Caller(credentials: nil)
-
     init(credentials: Credentials?) {
         self.credentials = credentials
     }

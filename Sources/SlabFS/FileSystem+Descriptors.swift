@@ -110,7 +110,7 @@ extension FileSystem {
     /// descriptor the caller keeps or closes.
     func identify(_ descriptor: FileDescriptor) throws(Errno) -> (stat: stat, identity: BackingIdentity) {
         let status = try descriptor.statDescriptor().rawValue
-        if backing.supportsHandles {
+        if usesHandles {
             do throws(Errno) {
                 return (status, .handle(try backing.handle(of: descriptor)))
             } catch .notSupported {

@@ -27,7 +27,7 @@ extension FileSystem {
     func lookUpBacking(_ name: BackingName, in parent: InodeReference, directory: FileDescriptor?) throws -> FoundEntry? {
         let found: (stat: Stat, identity: BackingIdentity)
         do {
-            found = try withDirectory(parent, directory) { try backing.lookup(name, in: $0) }
+            found = try withDirectory(parent, directory) { try lookUpIdentity(name, in: $0) }
         } catch Errno.noSuchFileOrDirectory {
             if cache.negativeLimit > 0 {
                 try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: entryTimeout)
@@ -35,6 +35,22 @@ extension FileSystem {
             return nil
         }
         return try record(name, in: parent, stat: found.stat.rawValue, identity: found.identity)
+    }
+
+    /// The attributes of `name` in `directory` and how to reach it again:
+    /// the Backing layer's race-free lookup, or, without handles, the
+    /// O_PATH descriptor it would have closed.
+    private func lookUpIdentity(_ name: BackingName, in directory: FileDescriptor) throws(Errno)
+        -> (stat: Stat, identity: BackingIdentity)
+    {
+        if usesHandles { return try backing.lookup(name, in: directory) }
+        let descriptor = try directory.openPath(name)
+        do {
+            return (try descriptor.statDescriptor(), .descriptor(descriptor))
+        } catch {
+            _ = Glibc.close(descriptor.rawValue)
+            throw error
+        }
     }
 
     /// Records (parent, name) -> the file `identity` names, whose

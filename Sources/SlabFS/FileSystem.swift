@@ -42,6 +42,12 @@ final class FileSystem: Sendable {
     let handles = HandleTable()
     let pathDescriptors = PathDescriptors()
     let kicker: Kicker
+    /// Whether inodes are remembered by file handle. False where the
+    /// backing filesystem has none, where this process may not open them
+    /// (open_by_handle_at needs CAP_DAC_READ_SEARCH: a mount by an ordinary
+    /// user), or when SLABFS_FILE_HANDLES=off asks for the fallback (tests):
+    /// then every inode the kernel holds keeps an O_PATH descriptor.
+    let usesHandles: Bool
     /// With allow_other, requests run with the caller's credentials.
     let runsAsCaller: Bool
     /// The daemon's own ids: a caller with the same needs no switch.
@@ -65,6 +71,7 @@ final class FileSystem: Sendable {
         self.backing = backing
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
         kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
+        usesHandles = Self.handlesWork(backing)
         runsAsCaller = configuration.allowOther
         daemonUser = geteuid()
         daemonGroup = getegid()
@@ -84,16 +91,22 @@ final class FileSystem: Sendable {
         return configuration
     }
 
+    /// Decided once, at startup: a handle of the root that opens.
+    private static func handlesWork(_ backing: BackingDirectory) -> Bool {
+        guard backing.supportsHandles, getenv("SLABFS_FILE_HANDLES").map({ String(cString: $0) }) != "off",
+              case .handle(let handle)? = try? backing.rootIdentity(),
+              let descriptor = try? backing.open(handle, .readOnly, options: .path) else { return false }
+        _ = Glibc.close(descriptor.rawValue)
+        return true
+    }
+
     private func insertRoot() throws {
         let status = backing.rootStat.rawValue
-        let handle: BackingFileHandle
-        switch try backing.rootIdentity() {
-        case .handle(let backingHandle):
+        // The root is always reached through `backing.root`; its handle is
+        // kept for the record only.
+        var handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
+        if usesHandles, case .handle(let backingHandle) = try backing.rootIdentity() {
             handle = Self.cacheHandle(backingHandle)
-        case .descriptor(let descriptor):
-            // The root is always reached through `backing.root`.
-            _ = Glibc.close(descriptor.rawValue)
-            handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
         }
         let root = try cache.insertRoot(identity: try Self.identity(of: status), handle: handle,
                                         attributes: InodeAttributes(status))

@@ -12,6 +12,12 @@ let mountTestBinary: String? = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }()
 
+/// Whether this test binary (and so the `slabfs` built beside it) runs
+/// under ThreadSanitizer. Then mounts use the single-threaded loop: with
+/// libfuse's worker threads, TSan aborts at unmount (exit 66, a known false
+/// positive, shared notes §6).
+let underThreadSanitizer: Bool = dlsym(nil, "__tsan_init") != nil
+
 /// Whether mount tests can run here: the binary is built, /dev/fuse opens,
 /// and we are root (the tests chown and switch users).
 let canMount: Bool = mountTestBinary != nil && geteuid() == 0
@@ -30,8 +36,9 @@ final class MountedSlabfs {
     let process = Process()
     private var tornDown = false
 
-    /// Mounts with `arguments` after SOURCE MOUNTPOINT -f.
-    init(_ arguments: [String] = []) throws {
+    /// Mounts with `arguments` after SOURCE MOUNTPOINT -f, with
+    /// `environment` added to the daemon's.
+    init(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
         var template = Array("/tmp/slabfs-mount-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
         root = String(cString: made)
@@ -40,7 +47,8 @@ final class MountedSlabfs {
         try FileManager.default.createDirectory(atPath: root + "/source", withIntermediateDirectories: false)
         try FileManager.default.createDirectory(atPath: root + "/mnt", withIntermediateDirectories: false)
         process.executableURL = URL(fileURLWithPath: try #require(mountTestBinary))
-        process.arguments = [source, mountpoint, "-f"] + arguments
+        process.arguments = [source, mountpoint, "-f"] + (underThreadSanitizer ? ["-s"] : []) + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         _ = FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: root + "/daemon.log")
