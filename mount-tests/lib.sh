@@ -429,15 +429,36 @@ mt_tree_digest() {
 mt_have_control() { [ "$MT_TARGET" != native ]; }
 
 # slabfs_stat KEY [MNT]: one field of the user.slabfs.stats JSON on the mount
-# root; KEY is a dotted path (counters.pagesReclaimed, caches.0.name).
+# root; KEY is a dotted path (counters.pagesReclaimed, caches.0.name). The
+# cache's statistics sit under "cache" in the daemon's JSON (MountStatistics);
+# a path not found at the top is looked up there too, so both
+# cache.counters.moves and counters.moves work.
 # Read with os.getxattr rather than getfattr: no name mangling, no escaping.
 slabfs_stat() {
-    python3 - "${2:-$MT_MNT}" "$1" <<'EOF'
+    MT_STATS_MNT=${2:-$MT_MNT} slabfs_stats "$1"
+}
+
+# slabfs_stats KEY...: several fields from one read, space-separated, in
+# order (one snapshot, so counters compared with each other agree).
+slabfs_stats() {
+    python3 - "${MT_STATS_MNT:-$MT_MNT}" "$@" <<'EOF'
 import json, os, sys
-value = json.loads(os.getxattr(sys.argv[1], "user.slabfs.stats"))
-for part in sys.argv[2].split("."):
-    value = value[int(part)] if isinstance(value, list) else value[part]
-print(json.dumps(value) if isinstance(value, (dict, list)) else value)
+stats = json.loads(os.getxattr(sys.argv[1], "user.slabfs.stats"))
+
+def lookup(value, path):
+    for part in path:
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+out = []
+for key in sys.argv[2:]:
+    path = key.split(".")
+    try:
+        value = lookup(stats, path)
+    except (KeyError, IndexError, ValueError):
+        value = lookup(stats["cache"], path)
+    out.append(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+print(" ".join(out))
 EOF
 }
 

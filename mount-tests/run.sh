@@ -15,8 +15,14 @@
 #   --binary PATH   use this slabfs binary instead of building one
 #                   (also SLABFS_BIN=PATH)
 #   --keep          keep the scratch directory (logs, backing files)
-# Environment: SLABFS_SCRATCH=DIR builds with --scratch-path DIR; MT_OPS sets
-# the exerciser's operation count (default 30000).
+# Environment:
+#   SLABFS_SCRATCH=DIR   build with --scratch-path DIR
+#   MT_OPS=N             exerciser operations per run (default 30000)
+#   MT_SEED=N            base seed: replays every exerciser run of a suite
+#                        (each run prints its seed; one run alone:
+#                        python3 mount-tests/exerciser.py DIR --seed N)
+#   STRESSORS="a b"      the stress suite's stressors; STRESS_SECONDS (3)
+#   RECLAIM_CACHE_SIZE   the reclaim suite's --cache-size (256K)
 set -euo pipefail
 
 MT_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -51,19 +51,7 @@ reclaim_walk_once() {
 # Stats counters compared before and after a run.
 RECLAIM_KEYS=(counters.pagesReclaimed counters.moves counters.evictedInodes counters.evictedDentries counters.reclaimPasses counters.kicksRequested)
 
-reclaim_stats() {
-    python3 - "$MT_MNT" "${RECLAIM_KEYS[@]}" <<'EOF'
-import json, os, sys
-d = json.loads(os.getxattr(sys.argv[1], "user.slabfs.stats"))
-out = []
-for key in sys.argv[2:]:
-    v = d
-    for part in key.split("."):
-        v = v[part]
-    out.append(str(v))
-print(" ".join(out))
-EOF
-}
+reclaim_stats() { slabfs_stats "${RECLAIM_KEYS[@]}"; }
 
 reclaim_run() {
     local label=$1 before after i name pid_a pid_b stress_pid=
