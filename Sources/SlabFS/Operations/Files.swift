@@ -7,12 +7,24 @@ import SystemPackage
 // COPY_FILE_RANGE. An open file is a descriptor in the handle table; data
 // operations use it and change the cached attributes' freshness.
 
+/// O_DIRECT (octal 040000 on x86_64; Glibc hides the constant).
+private let directIO: CInt = 0o40000
+
+/// O_DIRECT is the caller's wish to bypass the page cache. The backing file
+/// is opened without it: libfuse's buffers are not block-aligned, so the
+/// backing filesystem would refuse the I/O with EINVAL. direct_io on the
+/// handle keeps the kernel's page cache out of the way instead.
+private func bypassPageCacheIfAsked(_ info: UnsafeMutablePointer<fuse_file_info>) {
+    if info.pointee.flags & directIO != 0 { info.pointee.direct_io = 1 }
+}
+
 func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
     serve(request) { fs in
         guard let info else { throw Errno.invalidArgument }
         try fs.withInode(node) { inode in
             let flags = info.pointee.flags
-            let descriptor = try fs.open(inode, flags: flags, as: Caller(request, fs))
+            let descriptor = try fs.open(inode, flags: flags & ~directIO, as: Caller(request, fs))
+            bypassPageCacheIfAsked(info)
             if flags & O_TRUNC != 0 { fs.cache.invalidateAttributes(inode.nodeID) }
             info.pointee.fh = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
                                                       directory: nil))
@@ -29,7 +41,8 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
         let name = try entryName(name)
         let caller = Caller(request, fs)
         try fs.withInode(parent) { parent in
-            let flags = info.pointee.flags | O_CREAT
+            let flags = info.pointee.flags & ~directIO | O_CREAT
+            bypassPageCacheIfAsked(info)
             let access = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
             let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~O_NOCTTY)
             let permissions = FilePermissions(rawValue: mode & 0o7777)
