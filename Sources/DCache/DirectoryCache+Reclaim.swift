@@ -363,10 +363,14 @@ extension DirectoryCache {
     // MARK: Kicks
 
     /// Asks the owner to make the kernel drop up to `max` entries whose
-    /// inodes only the kernel keeps (no handle open, not recently used), so
-    /// that FORGET unpins them. Returns how many were requested.
+    /// inodes only the kernel keeps (no handle open, no second name, not a
+    /// directory, not recently used), so that FORGET unpins them. With
+    /// `secondChance`, an entry or inode used since the last call has its
+    /// referenced bit cleared and is passed over only this time: the clock a
+    /// kernel cache limit runs, since without reclaim nothing else clears
+    /// those bits. Returns how many were requested.
     @discardableResult
-    public func requestKicks(max limit: Int) -> Int {
+    public func requestKicks(max limit: Int, secondChance: Bool = false) -> Int {
         guard limit > 0, let handler = kickHandler else { return 0 }
         var requests: [KickRequest] = []
         dentryTable.forEachStripe { stripe in
@@ -374,16 +378,21 @@ extension DirectoryCache {
             stripe.forEach { raw in
                 guard requests.count < limit else { return }
                 let dentry = DentryObject(raw)
-                guard let child = dentry.child, dentry.flags & DentryObject.referenced == 0 else { return }
+                guard let child = dentry.child else { return }
+                let dentryUsed = secondChance ? dentry.clearFlags(DentryObject.referenced)
+                                              : dentry.flags & DentryObject.referenced != 0
                 let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
                     guard let object = slot?.pointee.object else { return false }
                     let inode = InodeObject(object)
-                    // Held by the kernel and by dentries (at most this one
-                    // and its own children), by nothing else.
-                    return inode.kernelLookups > 0 && inode.flags & InodeObject.referenced == 0
-                        && !inode.attributes.isDirectory && inode.stable == 2
+                    // Held by the kernel and this one dentry, by nothing else.
+                    guard inode.kernelLookups > 0, !inode.attributes.isDirectory, inode.stable == 2 else {
+                        return false
+                    }
+                    let inodeUsed = secondChance ? inode.clearFlags(InodeObject.referenced)
+                                                 : inode.flags & InodeObject.referenced != 0
+                    return !inodeUsed
                 }
-                if onlyKernel { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }
+                if onlyKernel && !dentryUsed { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }
             }
         }
         guard !requests.isEmpty else { return 0 }

@@ -31,41 +31,10 @@ extension DirectoryCache {
         }
     }
 
-    /// Like `requestKicks(max:)`, with a second chance: an entry (or its
-    /// inode) used since the last call has its referenced bit cleared and is
-    /// passed over this time. `requestKicks` alone skips every referenced
-    /// entry, and only reclaim clears those bits, so without reclaim a
-    /// kernel cache limit could never be enforced. This is the clock the
-    /// kernel-cache-limit thread runs.
+    /// The kernel-cache-limit thread's clock: `requestKicks` with a second
+    /// chance for entries used since its last call.
     @discardableResult
     public func requestKernelKicks(max limit: Int) -> Int {
-        guard limit > 0, let handler = kickHandler else { return 0 }
-        var requests: [KickRequest] = []
-        dentryTable.forEachStripe { stripe in
-            guard requests.count < limit else { return }
-            stripe.forEach { raw in
-                guard requests.count < limit else { return }
-                let dentry = DentryObject(raw)
-                guard let child = dentry.child else { return }
-                let wasReferenced = dentry.clearFlags(DentryObject.referenced)
-                let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
-                    guard let object = slot?.pointee.object else { return false }
-                    let inode = InodeObject(object)
-                    // Held by the kernel and its one dentry, by nothing else
-                    // (no open handle, no second name, not a directory).
-                    guard inode.kernelLookups > 0, !inode.attributes.isDirectory, inode.stable == 2 else {
-                        return false
-                    }
-                    return !inode.clearFlags(InodeObject.referenced)
-                }
-                if onlyKernel && !wasReferenced {
-                    requests.append(KickRequest(parent: dentry.parent, name: dentry.name))
-                }
-            }
-        }
-        guard !requests.isEmpty else { return 0 }
-        counters.bump(.kicksRequested, by: requests.count)
-        handler(requests)
-        return requests.count
+        requestKicks(max: limit, secondChance: true)
     }
 }
