@@ -217,8 +217,9 @@ struct MountOperationsTests {
         #expect(slabinfo.hasPrefix("slabinfo - version: 2.1"))
         #expect(slabinfo.contains("slabfs_inode"))
         let stats = try JSONDecoder().decode(MountStatistics.self, from: Data(try root.extendedAttribute("user.slabfs.stats")))
-        #expect(stats.cache.inodes >= 200)
-        #expect(stats.kernelHeldInodes >= 200)
+        // (The kernel may already have let go of some: memory pressure.)
+        #expect(stats.cache[.inodesCreated] >= 200)
+        #expect(stats.kernelHeldInodes <= stats.cache.inodes)
         #expect(stats.daemonRSSBytes > 0)
         #expect(stats.configuration["eviction"] == "page")
         let maps = try JSONDecoder().decode([FragmentationMap].self,
