@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# slabfs mount benchmark (issue 7): slabfs against a plain directory,
+# libfuse's passthrough_ll and bindfs on real mounts, a slabfs-only large
+# round, and the reclaim comparison of slabfs's eviction policies. Writes a
+# table (or --json), SVG charts into mount-tests/bench/out/, and PASS/MISS
+# lines for the targets. A benchmark: a MISS never fails it.
+#
+#   mount-tests/bench.sh [--quick] [--json] [--repetitions R] [--large N]
+#                        [--files N] [--stats N] [--update-readme-charts] ...
+#   mount-tests/bench.sh --help
+#
+# Needs root (mounts, /proc/sys/vm/drop_caches). Builds slabfs in release
+# mode (set SLABFS_BIN to use a binary you built), builds passthrough_ll from
+# the examples libfuse3-dev installs, and installs bindfs with apt-get if it
+# is missing. Every mount and daemon is removed on exit, whatever the exit.
+# KEEP_LOGS=1 keeps the daemons' logs; BENCH_DIR sets where the work
+# directory goes (default $TMPDIR or /tmp).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+BENCH="$HERE/bench"
+OUT="$BENCH/out"
+PYTHON=${PYTHON:-python3}
+BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+ON_DIR=""
+prev=""
+for arg in "$@"; do
+    case $arg in
+        -h|--help) exec "$PYTHON" "$BENCH/driver.py" --help ;;
+        --dir=*) ON_DIR=${arg#--dir=} ;;
+    esac
+    [[ $prev == --dir ]] && ON_DIR=$arg
+    prev=$arg
+done
+# Check the command line before building anything.
+"$PYTHON" "$BENCH/driver.py" --parse-only "$@" --outdir "$OUT" --repo "$REPO" || exit 2
+
+[[ $(id -u) -eq 0 ]] || die "run as root (mounts, drop_caches)"
+[[ -c /dev/fuse ]] || die "/dev/fuse is missing"
+command -v fusermount3 >/dev/null || die "fusermount3 is missing (apt-get install fuse3)"
+
+WORK=""
+DRIVER=""
+
+# Is PID still the daemon we started on MNT? (Never signal a recycled PID.)
+our_daemon() { [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF -- " $2"; }
+is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
+
+# Unmount everything of this run and end every daemon the driver started,
+# whatever the exit; then check that nothing is left.
+cleanup() {
+    local status=$? pid mnt type left="" alive="" i
+    trap - EXIT INT TERM HUP
+    if [[ -n $DRIVER ]] && kill -0 "$DRIVER" 2>/dev/null; then
+        kill -TERM "$DRIVER" 2>/dev/null || true   # it unmounts what it mounted
+        for i in $(seq 1 100); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$DRIVER" 2>/dev/null || true
+    fi
+    [[ -n $WORK && -d $WORK ]] || exit "$status"
+    local -a pids=() mnts=()
+    if [[ -f $WORK/daemons ]]; then
+        while read -r pid mnt; do pids+=("$pid"); mnts+=("$mnt"); done < "$WORK/daemons"
+    fi
+    # FUSE mounts (each daemon's, then any under WORK), then the daemons.
+    for i in "${!mnts[@]}"; do
+        is_mounted "${mnts[i]}" && { fusermount3 -u "${mnts[i]}" 2>/dev/null || fusermount3 -u -z "${mnts[i]}" 2>/dev/null || true; }
+    done
+    while read -r mnt type; do
+        [[ $type == fuse* ]] && { fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true; }
+    done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2, $3 }' /proc/mounts | sort -r)
+    for i in "${!pids[@]}"; do
+        pid=${pids[i]}; mnt=${mnts[i]}
+        our_daemon "$pid" "$mnt" || continue
+        for _ in $(seq 1 25); do our_daemon "$pid" "$mnt" || break; sleep 0.2; done
+        our_daemon "$pid" "$mnt" && kill -TERM "$pid" 2>/dev/null
+        for _ in $(seq 1 25); do our_daemon "$pid" "$mnt" || break; sleep 0.2; done
+        our_daemon "$pid" "$mnt" && kill -KILL "$pid" 2>/dev/null
+    done
+    # Then the loop-mounted image (or the tree under --dir).
+    if is_mounted "$WORK/fs"; then
+        umount "$WORK/fs" 2>/dev/null || { sleep 1; umount "$WORK/fs" 2>/dev/null; } || umount -l "$WORK/fs" 2>/dev/null || true
+    fi
+    if [[ -f $WORK/ext4.img ]] && losetup -j "$WORK/ext4.img" | grep -q .; then
+        sleep 0.5
+        losetup -j "$WORK/ext4.img" | cut -d: -f1 | xargs -r -n1 losetup -d 2>/dev/null || true
+    fi
+    local tree=""
+    [[ -f $WORK/rmdir ]] && tree=$(cat "$WORK/rmdir")
+    # The check: no mount of this run (grep fuse /proc/mounts), no daemon, no loop device.
+    for i in "${!mnts[@]}"; do
+        grep fuse /proc/mounts | awk -v m="${mnts[i]}" '$2 == m' | grep -q . && left+="still mounted: ${mnts[i]}"$'\n'
+        our_daemon "${pids[i]}" "${mnts[i]}" && alive+=" ${pids[i]}"
+    done
+    left+=$(awk -v w="$WORK/" 'index($2, w) == 1' /proc/mounts)
+    [[ -n $tree ]] && left+=$(awk -v w="$tree/" 'index($2, w) == 1' /proc/mounts)
+    if [[ -f $WORK/ext4.img ]] && losetup -j "$WORK/ext4.img" | grep -q .; then
+        left+="loop device still attached: $(losetup -j "$WORK/ext4.img")"
+    fi
+    [[ -n $alive ]] && left+="daemons still alive:$alive"
+    if [[ -n $left ]]; then
+        say "check: LEFT BEHIND (not removing $WORK):"; printf '%s\n' "$left" >&2
+        exit 1
+    fi
+    [[ -n $tree ]] && rm -rf "$tree"
+    if [[ -n ${KEEP_LOGS:-} ]]; then
+        find "$WORK" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+        say "logs kept in $WORK/logs"
+    else
+        rm -rf "$WORK"
+    fi
+    say "check: no mount, daemon or loop device of this run left (grep fuse /proc/mounts: $(grep -c fuse /proc/mounts || true) FUSE mount(s), none ours)"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+WORK=$(mktemp -d "$BASE/slabfs-bench.XXXXXX")
+mkdir -p "$WORK/bin" "$WORK/logs" "$OUT"
+: > "$WORK/daemons"
+
+# Where the trees go. By default a fresh ext4 image, loop-mounted: native and
+# every backing directory on one filesystem with no history. (This machine's
+# root filesystem has no journal, so ext4 skips inodes deleted in the last
+# minutes when it allocates: every create scans past what the previous run
+# unlinked, and create times depend on the order of the runs.) --dir DIR
+# runs on DIR's filesystem instead.
+if [[ -n $ON_DIR ]]; then
+    [[ -d $ON_DIR ]] || die "--dir $ON_DIR is not a directory"
+    FS=$(mktemp -d "$ON_DIR/slabfs-bench.XXXXXX")
+    echo "$FS" > "$WORK/rmdir"
+else
+    command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 is missing (apt-get install e2fsprogs), or use --dir DIR"
+    truncate -s 16G "$WORK/ext4.img"
+    mkfs.ext4 -q -F -N 2000000 -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/ext4.img" \
+        || die "mkfs.ext4 failed"
+    mkdir "$WORK/fs"
+    mount -o loop "$WORK/ext4.img" "$WORK/fs" || die "cannot loop-mount the ext4 image (use --dir DIR)"
+    FS="$WORK/fs"
+fi
+
+# slabfs
+if [[ -n ${SLABFS_BIN:-} ]]; then
+    SLABFS=$SLABFS_BIN
+else
+    say "building slabfs (swift build -c release --product slabfs)"
+    (cd "$REPO" && swift build -c release --product slabfs >"$WORK/logs/swift-build.log" 2>&1) \
+        || { tail -30 "$WORK/logs/swift-build.log" >&2; die "swift build failed"; }
+    SLABFS="$(cd "$REPO" && swift build -c release --show-bin-path)/slabfs"
+fi
+[[ -x $SLABFS ]] || die "no slabfs binary at $SLABFS"
+
+# passthrough_ll, from the examples Debian's libfuse3-dev installs
+EX=/usr/share/doc/libfuse3-dev/examples
+[[ -d $EX ]] || die "$EX is missing (apt-get install libfuse3-dev)"
+mkdir -p "$WORK/pll"
+for f in passthrough_ll.c passthrough_helpers.h; do
+    if [[ -f $EX/$f ]]; then cp "$EX/$f" "$WORK/pll/"
+    elif [[ -f $EX/$f.gz ]]; then gunzip -c "$EX/$f.gz" > "$WORK/pll/$f"
+    elif [[ $f == passthrough_ll.c ]]; then die "no $f in $EX"
+    fi
+done
+# shellcheck disable=SC2046
+gcc -O2 -o "$WORK/bin/passthrough_ll" "$WORK/pll/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
+    2>"$WORK/logs/gcc.log" || { cat "$WORK/logs/gcc.log" >&2; die "cannot build passthrough_ll"; }
+
+# bindfs
+if ! command -v bindfs >/dev/null; then
+    say "installing bindfs"
+    apt-get install -y bindfs >"$WORK/logs/apt.log" 2>&1 \
+        || { apt-get update >>"$WORK/logs/apt.log" 2>&1 && apt-get install -y bindfs >>"$WORK/logs/apt.log" 2>&1; } \
+        || { tail -20 "$WORK/logs/apt.log" >&2; die "cannot install bindfs"; }
+fi
+BINDFS=$(command -v bindfs)
+
+say "trees in $FS ($(findmnt -n -o FSTYPE,SOURCE --target "$FS"))"
+# The driver runs in the background so that a signal reaches the trap at once;
+# we wait on its PID only (a bare 'wait' would also wait for FUSE daemons).
+"$PYTHON" "$BENCH/driver.py" "$@" --work "$FS" --daemons "$WORK/daemons" --logs "$WORK/logs" --slabfs "$SLABFS" \
+    --passthrough-ll "$WORK/bin/passthrough_ll" --bindfs "$BINDFS" --outdir "$OUT" --repo "$REPO" &
+DRIVER=$!
+set +e
+wait "$DRIVER"
+rc=$?
+set -e
+DRIVER=""
+exit "$rc"

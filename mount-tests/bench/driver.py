@@ -1,0 +1,1018 @@
+#!/usr/bin/env python3
+"""Driver for mount-tests/bench.sh: slabfs against native, libfuse's
+passthrough_ll and bindfs on real mounts, and the reclaim comparison of
+slabfs's eviction policies on a real mount. Standard library only.
+
+bench.sh builds the binaries, sets up the work directory and the cleanup trap,
+and runs this. Every daemon is started here in the foreground (-f) so that
+its PID is known (for RSS and descriptor counts); each PID and mountpoint is
+appended to WORK/daemons so that the shell trap can clean up after us if we
+are killed.
+
+A benchmark, not a test: targets print PASS or MISS and never fail the run.
+The exit status is 1 only when something broke (a mount failed, a daemon
+died, a phase raised an error), 2 for a bad command line.
+"""
+
+import argparse
+import bisect
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import svgchart  # noqa: E402
+
+NDIRS = 100
+RW_FILES = 2000
+BLOCK = 4096
+
+# (key, label); ops per workload are given by op_count()
+WORKLOADS = [
+    ("create", "create"),
+    ("stat_warm", "stat, warm"),
+    ("stat_cold", "stat, cold"),
+    ("list1", "list, first"),
+    ("list2", "list, second"),
+    ("rw4k", "4 KiB write+read"),
+    ("unlink", "unlink"),
+]
+FUSE_TARGETS = ["slabfs", "passthrough_ll", "bindfs"]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class Interrupted(BaseException):
+    """A signal: not an Exception, so that no per-run handler swallows it."""
+
+
+def _on_signal(signum, frame):
+    raise Interrupted(f"signal {signum}")
+
+
+# ---------------------------------------------------------------------------
+# Processes, mounts, memory
+
+
+def is_mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4 and fields[4].replace("\\040", " ") == path:
+                return True
+    return False
+
+
+def rss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
+
+
+class Daemon:
+    """A FUSE daemon in the foreground, mounted on `mnt`, as a context manager."""
+
+    def __init__(self, name, argv, mnt, args):
+        self.name, self.argv, self.mnt = name, argv, mnt
+        self.daemons = args.daemons
+        self.proc = None
+        self.stop_note = ""
+        self.logpath = os.path.join(args.logs, f"{os.path.basename(mnt)}.log")
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.logpath), exist_ok=True)
+        logf = open(self.logpath, "w")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        logf.close()
+        with open(self.daemons, "a") as f:
+            f.write(f"{self.proc.pid} {self.mnt}\n")
+        deadline = time.monotonic() + 20
+        while not is_mounted(self.mnt):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before mounting: "
+                                   f"{' '.join(self.argv)}\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not mount within 20 s: {' '.join(self.argv)}\n{self.log_tail()}")
+            time.sleep(0.02)
+        # the root answers
+        os.stat(self.mnt)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Unmount and make sure the daemon is gone; returns a note of what it took."""
+        note = []
+        if is_mounted(self.mnt):
+            r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, text=True)
+            if r.returncode != 0:
+                note.append(f"fusermount3 -u failed ({r.stderr.strip()}); lazy unmount")
+                time.sleep(0.3)
+                subprocess.run(["fusermount3", "-u", "-z", self.mnt], capture_output=True)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                note.append("daemon still running 15 s after unmount: SIGTERM")
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    note.append("SIGKILL")
+                    self.proc.kill()
+                    self.proc.wait()
+            if self.proc.returncode not in (0, None):
+                note.append(f"daemon exit status {self.proc.returncode}")
+        if is_mounted(self.mnt):
+            subprocess.run(["fusermount3", "-u", "-z", self.mnt], capture_output=True)
+            note.append("still mounted after the daemon ended: lazy unmount")
+        return "; ".join(note)
+
+    def __exit__(self, *exc):
+        note = self.stop()
+        if note:
+            log(f"  [{self.name}] {note}")
+        self.stop_note = note
+        return False
+
+
+# ---------------------------------------------------------------------------
+# slabfs statistics (tolerant of the JSON's layout, which is still moving)
+
+
+def slabfs_stats(mnt):
+    raw = os.getxattr(mnt, "user.slabfs.stats")
+    return json.loads(raw.decode())
+
+
+def dig(d, *paths, default=None):
+    for p in paths:
+        cur = d
+        ok = True
+        for k in p.split("."):
+            if isinstance(cur, dict) and k in cur:
+                cur = cur[k]
+            else:
+                ok = False
+                break
+        if ok and cur is not None:
+            return cur
+    return default
+
+
+def counters(st):
+    return dig(st, "cache.counters", "counters", default={})
+
+
+def counter(st, name):
+    return dig(counters(st), name, default=0) or 0
+
+
+def counter_deltas(st0, st1):
+    c0, c1 = counters(st0), counters(st1)
+    return {k: c1[k] - c0.get(k, 0) for k in c1 if isinstance(c1[k], (int, float)) and c1[k] != c0.get(k, 0)}
+
+
+def resident_pages(st):
+    v = dig(st, "cache.residentPages", "residentPages")
+    if v is not None:
+        return v
+    caches = dig(st, "cache.caches", "caches", default=[])
+    return sum(c.get("totalSlabs", 0) * c.get("pagesPerSlab", 1) for c in caches)
+
+
+def utilization(st):
+    return dig(st, "cache.utilization", "utilization")
+
+
+def page_size(st):
+    v = dig(st, "configuration.page_size", "configuration.pageSizeBytes", "cache.pageSizeBytes", "pageSizeBytes")
+    return int(v) if v else 4096
+
+
+def evicted(st):
+    return counter(st, "evictedInodes") + counter(st, "evictedDentries")
+
+
+def active_objects(st):
+    caches = dig(st, "cache.caches", "caches", default=[])
+    return sum(c.get("activeObjects", 0) for c in caches)
+
+
+# ---------------------------------------------------------------------------
+# The workloads
+
+
+def tree(root, n, ndirs=NDIRS):
+    per = max(1, math.ceil(n / ndirs))
+    dirs = [os.path.join(root, f"d{d:03d}") for d in range(ndirs)]
+    files = [os.path.join(dirs[min(i // per, ndirs - 1)], f"f{i:07d}") for i in range(n)]
+    return dirs, files
+
+
+def op_count(key, n):
+    return RW_FILES * 2 if key == "rw4k" else n
+
+
+def run_phases(root, n, daemon=None, on_point=None):
+    """Runs the seven workloads on `root`; returns seconds per workload.
+    on_point(name) is called at measurement points (after mount / after stats)."""
+    dirs, files = tree(root, n)
+    lstat, op, cl = os.lstat, os.open, os.close
+    t = {}
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+    t0 = time.perf_counter()
+    for d in dirs:
+        os.mkdir(d)
+    for f in files:
+        cl(op(f, flags, 0o644))
+    t["create"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_warm"] = time.perf_counter() - t0
+    if on_point:
+        on_point("after_stat_warm")
+
+    drop_caches()
+    time.sleep(0.5)  # let FORGETs reach the daemons, alike for every target
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_cold"] = time.perf_counter() - t0
+    if on_point:
+        on_point("after_stat_cold")
+
+    for key in ("list1", "list2"):
+        total = 0
+        t0 = time.perf_counter()
+        for d in dirs:
+            total += len(os.listdir(d))
+        t[key] = time.perf_counter() - t0
+        if total != n:
+            raise RuntimeError(f"{key}: listed {total} entries, expected {n}")
+
+    chosen = files[::max(1, n // RW_FILES)][:RW_FILES]
+    buf = b"s" * BLOCK
+    wflags = os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC
+    rflags = os.O_RDONLY | os.O_CLOEXEC
+    t0 = time.perf_counter()
+    for f in chosen:
+        fd = op(f, wflags)
+        os.write(fd, buf)
+        cl(fd)
+    tw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for f in chosen:
+        fd = op(f, rflags)
+        data = os.read(fd, BLOCK * 2)
+        cl(fd)
+        if len(data) != BLOCK:
+            raise RuntimeError(f"read {len(data)} bytes from {f}, expected {BLOCK}")
+    tr = time.perf_counter() - t0
+    t["rw4k"] = tw + tr
+    t["write4k"], t["read4k"] = tw, tr
+
+    unlink = os.unlink
+    t0 = time.perf_counter()
+    for f in files:
+        unlink(f)
+    for d in dirs:
+        os.rmdir(d)
+    t["unlink"] = time.perf_counter() - t0
+    if os.listdir(root):
+        raise RuntimeError(f"{root} not empty after unlink")
+    return t
+
+
+# ---------------------------------------------------------------------------
+# Targets
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.work = args.work
+        self.errors = []
+        self.seq = 0
+
+    def fresh(self, label):
+        self.seq += 1
+        p = os.path.join(self.work, f"{self.seq:03d}-{label}")
+        os.makedirs(p)
+        return p
+
+    def argv(self, target, src, mnt, extra=()):
+        a = self.a
+        if target == "slabfs":
+            return [a.slabfs, src, mnt, "-f", *extra]
+        if target == "passthrough_ll":
+            # Its own defaults (cache=auto: entry and attr timeout 1 s, no
+            # cache_readdir or keep_cache), plus default_permissions, which
+            # slabfs always sets, so the kernel does the same permission checks.
+            opts = f"source={src},default_permissions" + ("," + a.pll_opts if a.pll_opts else "")
+            return [a.passthrough_ll, "-f", "-o", opts, mnt]
+        if target == "bindfs":
+            # bindfs sets allow_other unless told not to; slabfs does not.
+            # Otherwise its defaults (timeouts 1 s, single-threaded): see
+            # OPTIONS_NOTE.
+            return [a.bindfs, "-f", "--no-allow-other", src, mnt]
+        raise ValueError(target)
+
+    # -- main comparison -------------------------------------------------
+
+    def warm_up(self, n):
+        """Creates and removes a tree of n files natively, untimed: the first
+        creates on this filesystem read allocation bitmaps and inode tables
+        from disk, which would land on whichever target runs first."""
+        root = self.fresh("warm-up")
+        dirs, files = tree(root, n)
+        for d in dirs:
+            os.mkdir(d)
+        for f in files:
+            os.close(os.open(f, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        for f in files:
+            os.unlink(f)
+        for d in dirs:
+            os.rmdir(d)
+        os.rmdir(root)
+        os.sync()
+
+    def one_run(self, target, n, rep):
+        """Returns a dict with times and memory for one target, one repetition."""
+        res = {"target": target, "n": n, "rep": rep}
+        os.sync()  # start from a clean page cache: no writeback of the last run under this one
+        if target == "native":
+            root = self.fresh(f"native-r{rep}")
+            res["times"] = run_phases(root, n)
+            return res
+        src = self.fresh(f"{target}-src-r{rep}")
+        mnt = self.fresh(f"{target}-mnt-r{rep}")
+        d = Daemon(target, self.argv(target, src, mnt), mnt, self.a)
+        with d:
+            time.sleep(0.2)
+            points = {"after_mount": (rss_bytes(d.pid), fd_count(d.pid))}
+            stats = {}
+            if target == "slabfs":
+                stats["after_mount"] = slabfs_stats(mnt)
+
+            def on_point(name):
+                points[name] = (rss_bytes(d.pid), fd_count(d.pid))
+                if target == "slabfs":
+                    stats[name] = slabfs_stats(mnt)
+
+            try:
+                res["times"] = run_phases(mnt, n, d, on_point)
+            except Exception as e:  # a daemon that died shows here
+                alive = d.alive()
+                raise RuntimeError(f"{target} (n={n}, rep {rep}): {type(e).__name__}: {e}; daemon "
+                                   f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
+            if target == "slabfs":
+                stats["end"] = slabfs_stats(mnt)
+        res["rss"] = {k: v[0] for k, v in points.items()}
+        res["fds"] = {k: v[1] for k, v in points.items()}
+        base_rss, base_fd = points["after_mount"]
+        at_rss, at_fd = points["after_stat_cold"]
+        warm_rss, _ = points["after_stat_warm"]
+        res["rss_per_inode"] = (at_rss - base_rss) / n if at_rss and base_rss else None
+        res["rss_per_inode_warm"] = (warm_rss - base_rss) / n if warm_rss and base_rss else None
+        res["fds_after_stat"] = at_fd
+        res["fds_added"] = at_fd - base_fd if at_fd is not None and base_fd is not None else None
+        if d.stop_note:
+            res["stop_note"] = d.stop_note
+        if stats:
+            st = stats.get("after_stat_cold", {})
+            slab_bytes = resident_pages(st) * page_size(st)
+            table_bytes = dig(st, "cache.tableBytes", "tableBytes")
+            res["slabfs"] = {
+                "slab_bytes_per_file": slab_bytes / n,
+                "table_bytes_per_file": table_bytes / n if table_bytes is not None else None,
+                "table_bytes_after_stat": table_bytes,
+                "active_objects_after_stat": active_objects(st),
+                "resident_pages_after_stat": resident_pages(st),
+                "utilization_after_stat": utilization(st),
+                "hit_rate_cumulative_end": dig(stats.get("end", {}), "cache.hitRate", "hitRate"),
+                "counters_end": counters(stats.get("end", {})),
+                "daemonRSSBytes_after_stat": dig(st, "daemonRSSBytes", "process.daemonRSSBytes"),
+                "configuration": dig(stats.get("after_mount", {}), "configuration"),
+            }
+        return res
+
+    def round(self, targets, n, reps, label):
+        runs = {t: [] for t in targets}
+        self.warm_up(min(n, 20000))
+        for rep in range(1, reps + 1):
+            for t in targets:
+                log(f"[{label}] rep {rep}/{reps}: {t}, {n} files")
+                try:
+                    r = self.one_run(t, n, rep)
+                    runs[t].append(r)
+                    tm = r["times"]
+                    log("    " + "  ".join(f"{k} {tm[k]:.3f}s" for k, _ in WORKLOADS)
+                        + (f"  rss/inode {r['rss_per_inode']:.0f} B fds {r['fds_after_stat']}" if r.get("rss_per_inode") is not None else ""))
+                except Interrupted:
+                    raise
+                except Exception as e:
+                    msg = str(e)
+                    log(f"    ERROR: {msg}")
+                    self.errors.append({"round": label, "target": t, "rep": rep, "error": msg})
+        return summarize(runs, n)
+
+    # -- reclaim comparison ---------------------------------------------
+
+    def zipf_sequence(self, nfiles, count, seed):
+        rng = random.Random(seed)
+        cum, s = [], 0.0
+        for k in range(1, nfiles + 1):
+            s += 1.0 / k
+            cum.append(s)
+        perm = list(range(nfiles))
+        rng.shuffle(perm)  # hot files scattered over the tree (and so over the slabs)
+        total = cum[-1]
+        rnd = rng.random
+        bis = bisect.bisect_left
+        return [perm[bis(cum, rnd() * total)] for _ in range(count)]
+
+    def reclaim_policy(self, name, extra, nfiles, seq1, seq2):
+        log(f"[reclaim] {name}: slabfs {' '.join(extra) or '(defaults)'}, {nfiles} files")
+        src = self.fresh(f"reclaim-{name}-src")
+        mnt = self.fresh(f"reclaim-{name}-mnt")
+        ndirs = max(1, nfiles // 100)
+        # The same tree each time, made directly in the backing directory.
+        _, bfiles = tree(src, nfiles, ndirs)
+        for dd in range(ndirs):
+            os.mkdir(os.path.join(src, f"d{dd:03d}"))
+        for f in bfiles:
+            os.close(os.open(f, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        dirs, files = tree(mnt, nfiles, ndirs)
+        res = {"policy": name, "options": list(extra), "files": nfiles}
+        # Long entry and attribute timeouts: the daemon's dentries expire with
+        # the timeout it gives the kernel, so at the 1 s default every lookup
+        # the kernel sends after a second is a miss whatever the policy.
+        # PSI off: on a shared machine the pressure trigger may fire during a
+        # run and reclaim before the cut; here the cut is the only reclaim.
+        timeouts = ["--entry-timeout", str(self.a.reclaim_timeout), "--attr-timeout", str(self.a.reclaim_timeout),
+                    "--psi-threshold-us", "0"]
+        res["options"] += timeouts
+        d = Daemon("slabfs", self.argv("slabfs", src, mnt, list(extra) + timeouts), mnt, self.a)
+        with d:
+            # Fill the cache: every directory listed and every file looked up.
+            t0 = time.perf_counter()
+            for dd in dirs:
+                os.listdir(dd)
+            for f in files:
+                os.lstat(f)
+            res["fill_s"] = time.perf_counter() - t0
+            # Let the kernel go of everything: the cache keeps its objects,
+            # unused (count 1), until the Zipf stats take some of them again.
+            drop_caches()
+            time.sleep(1.0)
+            res["rss_after_fill"] = rss_bytes(d.pid)
+
+            def zipf(seq):
+                st0 = slabfs_stats(mnt)
+                lstat = os.lstat
+                t0 = time.perf_counter()
+                for i in seq:
+                    lstat(files[i])
+                dt = time.perf_counter() - t0
+                st1 = slabfs_stats(mnt)
+                hits = counter(st1, "hits") - counter(st0, "hits")
+                misses = counter(st1, "misses") - counter(st0, "misses")
+                return {"seconds": dt, "stats_per_s": len(seq) / dt, "lookups": hits + misses,
+                        "hits": hits, "misses": misses,
+                        "hit_rate": hits / (hits + misses) if hits + misses else None,
+                        "counter_deltas": counter_deltas(st0, st1)}, st1
+
+            res["before"], _ = zipf(seq1)
+            if not self.a.reclaim_pinned:
+                # The kernel lets go of what the first run touched: at the cut
+                # every object is unused (count 1), and which ones go is the
+                # policy's choice, guided by recency, not the kernel's pins.
+                drop_caches()
+                time.sleep(1.0)
+            st_before = slabfs_stats(mnt)
+            pages_before = resident_pages(st_before)
+            psize = page_size(st_before)
+            res["rss_before_cut"] = rss_bytes(d.pid)
+            res["pages_before"] = pages_before
+            res["util_before"] = utilization(st_before)
+            res["objects_before"] = active_objects(st_before)
+            res["budget_before"] = dig(st_before, "cache.budgetBytes", "budgetBytes")
+            res["configuration"] = dig(st_before, "configuration")
+            half = pages_before // 2
+            # The cut: half of the pages in use, through the writable budget
+            # if this slabfs has it, else an explicit reclaim of that many pages.
+            t0 = time.perf_counter()
+            try:
+                os.setxattr(mnt, "user.slabfs.cache_size", str(half * psize).encode())
+                res["cut_method"] = f"setfattr user.slabfs.cache_size={half * psize} (half of {pages_before} pages)"
+            except OSError as e:
+                res["cache_size_error"] = f"{e.strerror} (errno {e.errno})"
+                os.setxattr(mnt, "user.slabfs.reclaim", str(pages_before - half).encode())
+                res["cut_method"] = (f"user.slabfs.cache_size not settable ({e.strerror}): "
+                                     f"setfattr user.slabfs.reclaim={pages_before - half} (half of {pages_before} pages)")
+            res["cut_call_s"] = time.perf_counter() - t0
+            # Wait for the reclaim (and the kicks it sent) to settle.
+            st_after, last, stable_since = None, None, time.monotonic()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                st_after = slabfs_stats(mnt)
+                key = (resident_pages(st_after), evicted(st_after), counter(st_after, "pagesReclaimed"),
+                       counter(st_after, "moves"))
+                if key != last:
+                    last, stable_since = key, time.monotonic()
+                elif time.monotonic() - stable_since >= 1.0:
+                    break
+                time.sleep(0.1)
+            res["settle_s"] = time.perf_counter() - t0
+            try:
+                res["reclaim_report"] = json.loads(os.getxattr(mnt, "user.slabfs.reclaim").decode())
+            except (OSError, ValueError):
+                res["reclaim_report"] = None
+            res["rss_after_cut"] = rss_bytes(d.pid)
+            res["pages_after"] = resident_pages(st_after)
+            res["util_after"] = utilization(st_after)
+            res["objects_after"] = active_objects(st_after)
+            res["budget_after"] = dig(st_after, "cache.budgetBytes", "budgetBytes")
+            res["cut_counter_deltas"] = counter_deltas(st_before, st_after)
+            res["pages_freed"] = counter(st_after, "pagesReclaimed") - counter(st_before, "pagesReclaimed")
+            res["resident_pages_drop"] = pages_before - res["pages_after"]
+            res["objects_evicted"] = evicted(st_after) - evicted(st_before)
+            res["moves"] = counter(st_after, "moves") - counter(st_before, "moves")
+            res["kicks"] = counter(st_after, "kicksRequested") - counter(st_before, "kicksRequested")
+            res["evicted_per_page"] = (res["objects_evicted"] / res["pages_freed"]
+                                       if res["pages_freed"] else (math.inf if res["objects_evicted"] else None))
+            # The kernel lets go (again), so that every file of the second
+            # run is asked of the daemon: its hit rate is what the cut left.
+            drop_caches()
+            time.sleep(1.0)
+            res["after"], st_end = zipf(seq2)
+            res["pages_end"] = resident_pages(st_end)
+            res["util_end"] = utilization(st_end)
+            res["rss_end"] = rss_bytes(d.pid)
+        if d.stop_note:
+            res["stop_note"] = d.stop_note
+        shutil.rmtree(src, ignore_errors=True)
+        return res
+
+    def reclaim(self):
+        a = self.a
+        seq1 = self.zipf_sequence(a.files, a.stats, a.seed)
+        seq2 = seq1  # the same stats again
+        policies = [("lru", ["--eviction", "lru"]),
+                    ("page", ["--eviction", "page", "--migrate", "off"]),
+                    ("default", [])]
+        out = []
+        for name, extra in policies:
+            try:
+                out.append(self.reclaim_policy(name, extra, a.files, seq1, seq2))
+            except Interrupted:
+                raise
+            except Exception as e:
+                log(f"    ERROR: {e}")
+                self.errors.append({"round": "reclaim", "target": name, "error": str(e)})
+        return out
+
+
+def summarize(runs, n):
+    out = {"n": n, "targets": {}}
+    for t, rs in runs.items():
+        if not rs:
+            out["targets"][t] = {"runs": 0}
+            continue
+        keys = [k for k, _ in WORKLOADS] + ["write4k", "read4k"]
+        med = {k: statistics.median(r["times"][k] for r in rs) for k in keys}
+        e = {"runs": len(rs), "median_s": med,
+             "all_s": {k: [r["times"][k] for r in rs] for k in keys},
+             "ops_per_s": {k: op_count(k, n) / med[k] if med[k] > 0 else None for k, _ in WORKLOADS}}
+        if t != "native":
+            vals = [r["rss_per_inode"] for r in rs if r.get("rss_per_inode") is not None]
+            e["rss_per_inode"] = statistics.median(vals) if vals else None
+            vals = [r["rss_per_inode_warm"] for r in rs if r.get("rss_per_inode_warm") is not None]
+            e["rss_per_inode_warm"] = statistics.median(vals) if vals else None
+            e["fds_after_stat"] = statistics.median(r["fds_after_stat"] for r in rs)
+            e["fds_added"] = statistics.median(r["fds_added"] for r in rs)
+            e["rss_after_mount"] = statistics.median(r["rss"]["after_mount"] for r in rs)
+            e["rss_after_stat"] = statistics.median(r["rss"]["after_stat_cold"] for r in rs)
+            if any("slabfs" in r for r in rs):
+                e["slabfs"] = [r["slabfs"] for r in rs if "slabfs" in r]
+            notes = [r["stop_note"] for r in rs if r.get("stop_note")]
+            if notes:
+                e["stop_notes"] = notes
+        out["targets"][t] = e
+    nat = out["targets"].get("native", {}).get("median_s")
+    for t, e in out["targets"].items():
+        if nat and "median_s" in e:
+            e["ratio"] = {k: (nat[k] / e["median_s"][k]) if e["median_s"][k] > 0 else None for k, _ in WORKLOADS}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+
+def fmt_rate(v):
+    if v is None:
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:.0f}"
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "-"
+    if v >= 0.1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def table_round(rnd, title, reps):
+    lines = [f"{title}: {rnd['n']} files in {NDIRS} directories, median of {reps} repetition(s); "
+             f"ops/s (ratio to native)"]
+    targets = [t for t in ["native"] + FUSE_TARGETS if t in rnd["targets"]]
+    w0 = 18
+    header = "  " + "workload".ljust(w0) + "".join(t.rjust(22) for t in targets)
+    lines.append(header)
+    for k, label in WORKLOADS:
+        row = "  " + label.ljust(w0)
+        for t in targets:
+            e = rnd["targets"][t]
+            if "ops_per_s" not in e:
+                row += "failed".rjust(22)
+                continue
+            cell = fmt_rate(e["ops_per_s"][k])
+            if t != "native":
+                cell += f" ({fmt_ratio(e.get('ratio', {}).get(k))})"
+            row += cell.rjust(22)
+        lines.append(row)
+    row = "  " + "RSS/cached inode".ljust(w0) + "".rjust(22 if "native" in targets else 0)
+    for t in targets:
+        if t == "native":
+            continue
+        v = rnd["targets"][t].get("rss_per_inode")
+        row += (f"{v:.0f} B" if v is not None else "-").rjust(22)
+    lines.append(row)
+    row = "  " + "descriptors".ljust(w0) + "".rjust(22 if "native" in targets else 0)
+    for t in targets:
+        if t == "native":
+            continue
+        e = rnd["targets"][t]
+        v = e.get("fds_after_stat")
+        row += (f"{v:.0f} (+{e.get('fds_added', 0):.0f})" if v is not None else "-").rjust(22)
+    lines.append(row)
+    sl = rnd["targets"].get("slabfs", {}).get("slabfs")
+    if sl:
+        slab = statistics.median(x["slab_bytes_per_file"] for x in sl)
+        tabs = [x["table_bytes_per_file"] for x in sl if x.get("table_bytes_per_file") is not None]
+        tab = statistics.median(tabs) if tabs else None
+        total = rnd["targets"]["slabfs"].get("rss_per_inode")
+        lines.append(f"  slabfs per file: {slab:.0f} B of slab pages (inode + dentry objects), "
+                     + (f"{tab:.0f} B of tables (tableBytes), " if tab is not None else "")
+                     + (f"{total - slab - (tab or 0):.0f} B other (RSS delta minus both)" if total is not None else ""))
+    lines.append("  (RSS/cached inode: daemon RSS after the two stat phases minus RSS right after mount, "
+                 "divided by files; descriptors: ls /proc/PID/fd | wc -l after the stat phases, (+ since mount))")
+    return "\n".join(lines)
+
+
+def table_reclaim(rec, args):
+    if not rec:
+        return "reclaim comparison: no result"
+    lines = [f"reclaim comparison: slabfs, {args.files} files in {max(1, args.files // 100)} directories, "
+             f"{args.stats} Zipf(1.0) stats before and after (seed {args.seed}), budget cut to half of the pages in use",
+             f"  sequence per policy: mount (--entry-timeout/--attr-timeout {args.reclaim_timeout:g} --psi-threshold-us 0), look every file up, "
+             f"drop_caches, Zipf run 1, "
+             + ("the cut with the kernel holding what run 1 touched (--reclaim-pinned)," if args.reclaim_pinned
+                else "drop_caches (the kernel lets go: every object unused), the cut,"),
+             f"  wait until the counters settle, drop_caches, Zipf run 2 (the same stats; every file it touches is asked of the daemon)"]
+    cols = ["policy", "evicted", "pages freed", "evicted/page", "util before", "util after",
+            "RSS before", "RSS after", "stats/s after", "hit rate after", "moves", "kicks"]
+    widths = [9, 9, 16, 13, 12, 11, 11, 11, 14, 15, 9, 8]
+    lines.append("  " + "".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths))))
+    for r in rec:
+        epp = r["evicted_per_page"]
+        vals = [r["policy"], str(r["objects_evicted"]),
+                f"{r['pages_freed']} of {r['pages_before']}",
+                "-" if epp is None else ("inf" if math.isinf(epp) else f"{epp:.1f}"),
+                "-" if r["util_before"] is None else f"{r['util_before']:.3f}",
+                "-" if r["util_after"] is None else f"{r['util_after']:.3f}",
+                f"{r['rss_before_cut'] / 2**20:.1f} MiB", f"{r['rss_after_cut'] / 2**20:.1f} MiB",
+                fmt_rate(r["after"]["stats_per_s"]),
+                "-" if r["after"]["hit_rate"] is None else f"{r['after']['hit_rate']:.3f}",
+                str(r["moves"]), str(r["kicks"])]
+        lines.append("  " + "".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths))))
+    lines.append(f"  cut: {rec[0]['cut_method']}")
+    lines.append("  evicted, pages freed, moves, kicks: counter deltas from the cut until the cache settled "
+                 "(no change for 1 s); hit rate after: daemon lookups answered from the cache during the second Zipf run")
+    for r in rec:
+        b = r["before"]
+        hr = "-" if b["hit_rate"] is None else f"{b['hit_rate']:.3f}"
+        lines.append(f"  {r['policy']}: before the cut {fmt_rate(b['stats_per_s'])} stats/s, hit rate {hr} "
+                     f"({b['lookups']} lookups); after: {r['after']['lookups']} lookups, "
+                     f"pages {r['pages_after']} -> {r['pages_end']}; the cut settled in {r['settle_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def targets_check(main, rec):
+    checks = []
+
+    def add(name, ok, detail):
+        checks.append({"target": name, "result": "PASS" if ok else "MISS", "detail": detail})
+
+    ts = main["targets"] if main else {}
+    s = ts.get("slabfs", {})
+    others = [t for t in ("passthrough_ll", "bindfs") if "ops_per_s" in ts.get(t, {})]
+    if "ops_per_s" in s and others:
+        for k, label in WORKLOADS:
+            best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+            best = ts[best_t]["ops_per_s"][k] or 0
+            mine = s["ops_per_s"][k] or 0
+            add(f"slabfs >= max(bindfs, passthrough_ll) on {label}", mine >= best,
+                f"slabfs {fmt_rate(mine)}/s vs {best_t} {fmt_rate(best)}/s ({mine / best if best else float('inf'):.2f}x)")
+        k = "stat_cold"
+        best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+        best = ts[best_t]["ops_per_s"][k] or 0
+        mine = s["ops_per_s"][k] or 0
+        add("slabfs >= 1.5x max(bindfs, passthrough_ll) on cold stat", mine >= 1.5 * best,
+            f"{mine / best if best else float('inf'):.2f}x {best_t}")
+    else:
+        add("slabfs against bindfs and passthrough_ll", False, "no result to compare")
+    if s.get("rss_per_inode") is not None:
+        v = s["rss_per_inode"]
+        add("slabfs daemon memory per cached inode <= 192 B", v <= 192, f"{v:.0f} B per inode (RSS delta / files)")
+        n = main["n"]
+        add("slabfs holds no descriptor per inode", s["fds_added"] < max(64, n // 100),
+            f"{s['fds_after_stat']:.0f} descriptors after caching {n} files (+{s['fds_added']:.0f} since mount)")
+    else:
+        add("slabfs daemon memory per cached inode <= 192 B", False, "no measurement")
+    by = {r["policy"]: r for r in rec or []}
+    if "lru" in by and "default" in by:
+        l, d = by["lru"], by["default"]
+        le, de = l["evicted_per_page"], d["evicted_per_page"]
+        if de is None or le is None:
+            ok, det = False, f"evicted/page lru {le}, default {de}"
+        else:
+            ok = de <= 0.25 * le and d["pages_freed"] > 0
+            det = f"default {de:.1f} vs lru {le:.1f} objects evicted per page freed" + (
+                f" (ratio {le / de:.2f})" if de and math.isfinite(le) else "")
+        add("reclaim: default evicts <= 1/4 of lru's objects per page freed", ok, det)
+        lh, dh = l["after"]["hit_rate"], d["after"]["hit_rate"]
+        add("reclaim: default hit rate after the cut > lru's", lh is not None and dh is not None and dh > lh,
+            f"default {dh if dh is None else round(dh, 4)} vs lru {lh if lh is None else round(lh, 4)}")
+    else:
+        add("reclaim comparison", False, "lru or default run missing")
+    return checks
+
+
+def charts(result, outdir):
+    paths = []
+    main = result.get("main")
+    if main:
+        ts = main["targets"]
+        series = [t for t in FUSE_TARGETS if "ratio" in ts.get(t, {})]
+        groups = [label for _, label in WORKLOADS]
+        values = [[ts[t]["ratio"][k] for k, _ in WORKLOADS] for t in series]
+        p = os.path.join(outdir, "throughput.svg")
+        svgchart.grouped_bars(
+            p, "Throughput relative to native ext4",
+            f"{main['n']} files in {NDIRS} directories, median of {result['config']['repetitions']} runs; "
+            f"bars above the red line are faster than native",
+            groups, series, values)
+        paths.append(p)
+    rec = result.get("reclaim")
+    if rec:
+        pol = [{"name": r["policy"], "pages_freed": r["pages_freed"], "objects_evicted": r["objects_evicted"],
+                "util_before": r["util_before"], "util_after": r["util_after"],
+                "hit_rate_after": r["after"]["hit_rate"]} for r in rec]
+        p = os.path.join(outdir, "reclaim.svg")
+        svgchart.reclaim_chart(
+            p, "slabfs on a real mount: cutting the cache budget in half",
+            f"{result['config']['files']} files, {result['config']['stats']} Zipf(1.0) stats before and after; "
+            f"lru = --eviction lru, page = --migrate off, default = page + migration",
+            pol)
+        paths.append(p)
+    return paths
+
+
+def environment(args):
+    def cmd(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:
+            return None
+    return {
+        "kernel": os.uname().release,
+        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "cpus": os.cpu_count(),
+        "fs": cmd(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "--target", args.work]),
+        "bindfs": cmd([args.bindfs, "--version"]),
+        "libfuse": cmd(["pkg-config", "--modversion", "fuse3"]),
+        "slabfs_git": cmd(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always", "--dirty"]),
+        "nofile_limit": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE),
+    }
+
+
+OPTIONS_NOTE = """mount options (kernel-cache-relevant):
+  slabfs          its defaults: default_permissions, entry/attr timeout 1 s, readdirplus (auto), cache_readdir+keep_cache
+                  on directories, no writeback cache, multi-threaded loop
+  passthrough_ll  its defaults (cache=auto: entry/attr timeout 1 s, readdirplus, no cache_readdir/keep_cache, no writeback,
+                  multi-threaded) plus -o default_permissions to match slabfs; one O_PATH descriptor per inode
+                  (facts.md measured -o cache=always separately: 86400 s timeouts, keep_cache and cache_readdir)
+  bindfs          its defaults except --no-allow-other (slabfs does not set allow_other): default_permissions,
+                  high-level libfuse with its default entry/attr timeout 1 s (Debian's 1.14.7; checked: a second stat
+                  within the second does not reach it), single-threaded, no FLUSH after the first (it has no flush op)
+  "stat, warm" runs right after create: entries older than the 1 s timeout are revalidated (LOOKUP), so a target
+  whose create took longer pays for it again there (facts.md measured the same way)"""
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        prog="mount-tests/bench.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="slabfs against native, passthrough_ll and bindfs, and slabfs's reclaim policies, on real mounts.",
+        epilog="""parts:
+  main     native, slabfs, passthrough_ll, bindfs: create N files in 100 directories, stat (warm; cold after
+           sync + drop_caches), list every directory twice, 4 KiB write+read of 2000 files, unlink; medians of R
+           repetitions, ratios to native, daemon RSS per cached inode and descriptors
+  large    the same with N=--large files, native and slabfs only, one repetition
+  reclaim  slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
+           Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again
+By default the trees go on a fresh loop-mounted ext4 image (this machine's root filesystem has no journal,
+which makes ext4 creates depend on what was unlinked in the last minutes). Output: the table (stdout, or
+stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}.
+Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2000 files, 1 repetition, small reclaim tree")
+    ap.add_argument("--json", action="store_true", help="print one JSON object on stdout (the table goes to stderr)")
+    ap.add_argument("--files-main", "-n", type=int, dest="n", help="files in the main comparison (default 19000)")
+    ap.add_argument("--large", type=int, metavar="N", help="files in the slabfs-only large round (default 200000; 0 skips it)")
+    ap.add_argument("--repetitions", type=int, metavar="R", help="repetitions of the main comparison (default 3)")
+    ap.add_argument("--files", type=int, metavar="N", help="files in the reclaim comparison (default 100000)")
+    ap.add_argument("--stats", type=int, metavar="N", help="Zipf stats before and after the cut (default 200000)")
+    ap.add_argument("--reclaim-timeout", type=float, default=3600, metavar="S",
+                    help="slabfs --entry-timeout and --attr-timeout in the reclaim comparison (default 3600)")
+    ap.add_argument("--reclaim-pinned", action="store_true",
+                    help="reclaim comparison: keep the kernel's hold on the files the first Zipf run touched during the cut "
+                         "(they are then pinned, and only kicks or moves can touch them)")
+    ap.add_argument("--seed", type=int, default=42, help="seed of the Zipf workload (default 42)")
+    ap.add_argument("--skip", action="append", default=[], choices=["main", "large", "reclaim"],
+                    help="skip a part (may be repeated)")
+    ap.add_argument("--pll-opts", default="", help="extra -o options for passthrough_ll (e.g. cache=always)")
+    ap.add_argument("--update-readme-charts", action="store_true", help="copy the SVG charts to docs/charts/")
+    ap.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--dir", metavar="DIR",
+                    help="put the trees on DIR's filesystem instead of a fresh loop-mounted ext4 image")
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--daemons", help=argparse.SUPPRESS)
+    ap.add_argument("--logs", help=argparse.SUPPRESS)
+    ap.add_argument("--slabfs", help=argparse.SUPPRESS)
+    ap.add_argument("--passthrough-ll", dest="passthrough_ll", help=argparse.SUPPRESS)
+    ap.add_argument("--bindfs", help=argparse.SUPPRESS)
+    ap.add_argument("--outdir", help=argparse.SUPPRESS)
+    ap.add_argument("--repo", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.n is None:
+        a.n = 2000 if a.quick else 19000
+    if a.repetitions is None:
+        a.repetitions = 1 if a.quick else 3
+    if a.large is None:
+        a.large = 20000 if a.quick else 200000
+    if a.files is None:
+        a.files = 10000 if a.quick else 100000
+    if a.stats is None:
+        a.stats = 20000 if a.quick else 200000
+    for name in ("n", "repetitions", "files", "stats"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name} must be at least 1")
+    if a.large < 0:
+        ap.error("--large must be at least 0")
+    if a.n > 19500:
+        log(f"warning: passthrough_ll keeps one descriptor per inode; {a.n} files may pass the open-file limit")
+    if a.parse_only:
+        return 0
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    started = time.monotonic()
+    b = Bench(a)
+    result = {"config": {"files_main": a.n, "repetitions": a.repetitions, "large": a.large, "files": a.files,
+                         "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts,
+                         "argv": {t: b.argv(t, "SRC", "MNT") for t in FUSE_TARGETS}},
+              "environment": environment(a), "options_note": OPTIONS_NOTE}
+    try:
+        r = subprocess.run([a.slabfs, "SRC_DIR", "MNT_DIR", "--dry-run"], capture_output=True, text=True)
+        result["slabfs_dry_run"] = (r.stdout + r.stderr).strip()
+    except OSError:
+        pass
+    status = 0
+    try:
+        if "main" not in a.skip:
+            result["main"] = b.round(["native"] + FUSE_TARGETS, a.n, a.repetitions, "main")
+        if "large" not in a.skip and a.large > 0:
+            result["large"] = b.round(["native", "slabfs"], a.large, 1, "large")
+        if "reclaim" not in a.skip:
+            result["reclaim"] = b.reclaim()
+    except Interrupted as e:
+        log(f"interrupted ({e}); cleaning up")
+        b.errors.append({"error": f"interrupted: {e}"})
+        status = 130
+    result["errors"] = b.errors
+    result["elapsed_s"] = time.monotonic() - started
+
+    parts = []
+    if result.get("main"):
+        parts.append(table_round(result["main"], "main comparison", a.repetitions))
+    if result.get("large"):
+        parts.append(table_round(result["large"], "large round (slabfs only; native for the ratios)", 1))
+    if result.get("reclaim"):
+        parts.append(table_reclaim(result["reclaim"], a))
+    parts.append(OPTIONS_NOTE)
+    checks = targets_check(result.get("main"), result.get("reclaim")) if status == 0 else []
+    result["targets_check"] = checks
+    if checks:
+        parts.append("targets (a benchmark: a MISS does not fail the run):\n" +
+                     "\n".join(f"  {c['result']}  {c['target']}: {c['detail']}" for c in checks))
+    if b.errors:
+        parts.append("errors:\n" + "\n".join(f"  {e}" for e in b.errors))
+    os.makedirs(a.outdir, exist_ok=True)
+    for stale in ("throughput.svg", "reclaim.svg"):  # a skipped part leaves no old chart behind
+        if os.path.exists(os.path.join(a.outdir, stale)):
+            os.unlink(os.path.join(a.outdir, stale))
+    try:
+        result["charts"] = charts(result, a.outdir)
+    except Exception as e:  # a chart must not lose the numbers
+        result["charts"] = []
+        parts.append(f"charts failed: {type(e).__name__}: {e}")
+    if result["charts"]:
+        parts.append("charts: " + ", ".join(os.path.relpath(p, a.repo) for p in result["charts"]))
+        if a.update_readme_charts:
+            dest = os.path.join(a.repo, "docs", "charts")
+            os.makedirs(dest, exist_ok=True)
+            for p in result["charts"]:
+                shutil.copy(p, dest)
+            parts.append(f"copied to {os.path.relpath(dest, a.repo)}/")
+    result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    parts.append(f"elapsed {result['elapsed_s']:.0f} s; load average at the start {' '.join(result['environment']['loadavg'])}, "
+                 f"at the end {' '.join(result['loadavg_end'])} ({os.cpu_count()} CPUs; the machine is shared, "
+                 f"so single figures can move 2-3x: read the ratios)")
+    text = "\n\n".join(parts)
+    with open(os.path.join(a.outdir, "results.json"), "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    with open(os.path.join(a.outdir, "table.txt"), "w") as f:
+        f.write(text + "\n")
+    if a.json:
+        log(text)
+        print(json.dumps(result, default=str))
+    else:
+        print(text)
+    if status:
+        return status
+    return 1 if b.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
