@@ -116,6 +116,9 @@ public final class DirectoryCache: @unchecked Sendable {
     /// creates it; returns it with a request reference and fresh attributes.
     func findOrCreateInode(identity: BackingIdentity, handle: BackingFileHandle, attributes: InodeAttributes,
                            attributeTimeout: Double, reservedID: NodeID? = nil) throws -> InodeReference {
+        // The inode stores the device in 32 bits (the kernel's new_encode_dev
+        // range: major < 4096, minor < 2^20 — every device this machine has).
+        guard identity.device <= UInt64(UInt32.max) else { throw DCacheError.deviceNumberTooLarge(identity.device) }
         let hash = Self.hash(identity)
         let expiry = clock.expiry(after: attributeTimeout)
         if let existing = findInode(identity, hash: hash) {
@@ -335,6 +338,7 @@ public enum DCacheError: Error, Equatable, CustomStringConvertible {
     case invalidName
     case parentNotCached(NodeID)
     case invalidConfiguration(String)
+    case deviceNumberTooLarge(UInt64)
 
     public var description: String {
         switch self {
@@ -344,6 +348,7 @@ public enum DCacheError: Error, Equatable, CustomStringConvertible {
         case .invalidName: return "a name must be non-empty and hold no '/' or NUL"
         case .parentNotCached(let id): return "parent node \(id) is not cached"
         case .invalidConfiguration(let what): return "invalid configuration: \(what)"
+        case .deviceNumberTooLarge(let device): return "backing device number \(device) does not fit 32 bits"
         }
     }
 }

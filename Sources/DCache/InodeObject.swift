@@ -124,7 +124,6 @@ struct InodeObject: Hashable, @unchecked Sendable {
     /// handle exceeds 16 bytes. The count stays 0: the caller publishes.
     func initialize(nodeID: NodeID, generation: UInt32, identity: BackingIdentity, handle: BackingFileHandle,
                     longHandle: UnsafeMutableRawPointer?, attributes: InodeAttributes, expiry: UInt32) {
-        precondition(identity.device <= UInt64(UInt32.max), "backing device number \(identity.device) exceeds 32 bits")
         (raw + 8).initializeMemory(as: UInt8.self, repeating: 0, count: InodeObject.size - 8)
         var flagWord = UInt32(handle.bytes.count) << 24
         if longHandle != nil { flagWord |= InodeObject.longHandle }

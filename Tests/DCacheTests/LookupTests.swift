@@ -214,3 +214,17 @@ struct FragmentationMapTests {
         #expect(maps[0].cells.hasPrefix("9999999999"))
     }
 }
+
+@Suite("Backing identities")
+struct IdentityTests {
+    @Test("a device number beyond 32 bits is refused with an error, not a crash")
+    func largeDevice() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        #expect(throws: DCacheError.deviceNumberTooLarge(1 << 40)) {
+            _ = try cache.insert(parent: .root, name: name("x"), identity: BackingIdentity(device: 1 << 40, inode: 5),
+                                 handle: handle(5), attributes: attributes(5), entryTimeout: 1, attributeTimeout: 1)
+        }
+        #expect(cache.statistics().dentries == 0)
+    }
+}
