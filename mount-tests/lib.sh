@@ -221,6 +221,19 @@ mt_mount() {
     return 1
 }
 
+# mt_mount_tmpfs DIR SIZE: a tmpfs of SIZE (4m) on DIR, recorded so that
+# cleanup unmounts it however the suite ends (a second filesystem for EXDEV,
+# a small backing directory that fills up). mt_umount_tmpfs DIR takes it down.
+mt_mount_tmpfs() {
+    mkdir -p "$1"
+    printf '%s\n' "$1" >>"$MT_DIR/mounts"
+    mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1"
+}
+
+mt_umount_tmpfs() {
+    mt_mounted "$1" tmpfs && umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
+}
+
 # mt_unmount [MNT [PID]]: unmount (fusermount3 -u, then -u -z if busy) and
 # wait for the daemon to exit. Counts a pass if the daemon exits with status
 # 0 by itself, a failure if it crashed, hung or left the mount behind.
@@ -276,11 +289,14 @@ mt_cleanup_dir() {
         done <"$dir/pids"
     fi
     if [ -f "$dir/mounts" ]; then
+        # Last mounted first (a slabfs mount over a tmpfs backing directory
+        # goes before the tmpfs); umount -l for what is not FUSE (mt_mount_tmpfs).
         while read -r mnt; do
             if mt_mounted "$mnt"; then
-                fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true
+                fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null ||
+                    umount -l "$mnt" 2>/dev/null || true
             fi
-        done <"$dir/mounts"
+        done < <(tac "$dir/mounts")
     fi
     if [ -f "$dir/pids" ]; then
         while read -r pid start; do
