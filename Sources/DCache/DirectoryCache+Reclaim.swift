@@ -2,6 +2,7 @@
 // then compaction by moving objects) and the LRU baseline (the kernel's
 // dcache/icache shrinkers), behind one `reclaim(pages:)`.
 
+import CSlabSupport
 import Glibc
 import Slab
 
@@ -46,6 +47,10 @@ extension DirectoryCache {
     public func reclaim(pages target: Int, source: PressureSource = .explicit) -> ReclaimReport {
         reclaimLock.withLock {
             let (policy, migrate) = settings.withLock { ($0.eviction, $0.migrate) }
+            // A new epoch: second chances spent in earlier calls expire.
+            var epoch = reclaimEpoch.load(ordering: .relaxed) &+ 1
+            if epoch & 0xFFFF == 0 { epoch &+= 1 }
+            reclaimEpoch.store(epoch, ordering: .relaxed)
             counters.bump(source.counter)
             counters.bump(.reclaimPasses)
             let before = residentPages
@@ -126,10 +131,10 @@ extension DirectoryCache {
                 releaseUnhashedDentry(dentry, free: false)
             },
             shouldReclaim: { [unowned self] raw in
-                // Second chance for a dentry used since the last pass; and
+                // Second chance for a dentry used since the last call; and
                 // keep the names of inodes the kernel holds: a kick needs them.
                 let dentry = DentryObject(raw)
-                return !dentry.clearFlags(DentryObject.referenced) && !isKernelHeld(dentry.child)
+                return !spendsSecondChance(raw, referencedBit: DentryObject.referenced) && !isKernelHeld(dentry.child)
             },
             mobility: SlabCache.Mobility(
                 get: { [unowned self] raw in
@@ -183,8 +188,8 @@ extension DirectoryCache {
                 counters.bump(.evictedInodes)
                 counters.bump(.evictionsReclaim)
             },
-            shouldReclaim: { raw in
-                !InodeObject(raw).clearFlags(InodeObject.referenced)
+            shouldReclaim: { [unowned self] raw in
+                !spendsSecondChance(raw, referencedBit: InodeObject.referenced)
             },
             mobility: SlabCache.Mobility(
                 get: { [unowned self] raw in
@@ -242,6 +247,23 @@ extension DirectoryCache {
         let entry = LRUEntry(object: dentry.raw, key: dentry.parent.rawValue, hash: hash)
         if dentry.child == nil { negativeQueue.withLock { $0.append(entry) } }
         if dentry.flags & DentryObject.onLRU != 0 { dentryLRU.withLock { $0.append(entry) } }
+    }
+
+    /// The referenced bit's second chance, good for a whole reclaim call:
+    /// a call walks the slabs in several rounds, and an object used before
+    /// the call must not lose its bit in round one and its slot in round
+    /// two. Spending the bit records the call's epoch in bits 8-23 of the
+    /// flag word; the object stays protected until the next call.
+    /// Returns true if the object is to be kept.
+    private func spendsSecondChance(_ raw: UnsafeMutableRawPointer, referencedBit: UInt32) -> Bool {
+        let epoch = UInt32(reclaimEpoch.load(ordering: .relaxed) & 0xFFFF)
+        let flags = raw + 4
+        var old = slab_load_u32(flags, Int32(SLAB_RELAXED))
+        while true {
+            if old & referencedBit == 0 { return (old >> 8) & 0xFFFF == epoch }
+            let new = (old & ~referencedBit & ~(0xFFFF << 8)) | epoch << 8
+            if slab_cas_u32(flags, &old, new) { return true }
+        }
     }
 
     /// Whether the kernel holds the node (its dentry must then stay: kicking

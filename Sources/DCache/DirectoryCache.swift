@@ -42,6 +42,9 @@ public final class DirectoryCache: @unchecked Sendable {
 
     var pressure: PressureMonitor?
     let reclaimer = ReclaimThread()
+    /// Counts reclaim calls; second chances last for one (see
+    /// `spendsSecondChance`). Never 0 in its low 16 bits.
+    let reclaimEpoch = Atomic<Int>(1)
     /// 0 page, 1 lru: `evictionPolicy` reads it on every release.
     let policyWord = Atomic<Int>(0)
 

@@ -204,3 +204,27 @@ struct ReclaimTests {
         #expect(cache.lastReclaim?.source == "budget")
     }
 }
+
+@Suite("Recency across a whole reclaim call")
+struct RecencyTests {
+    @Test("hot entries scattered over every slab survive a cut to half that takes many rounds")
+    func hotSurvivesHalfCut() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 6000)
+        // Every third name is hot.
+        for i in stride(from: 0, to: 6000, by: 3) {
+            expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release()
+        }
+        let report = cache.reclaim(pages: cache.residentPages / 2)
+        #expect(report.rounds > 1)
+        var survivors = 0
+        for i in stride(from: 0, to: 6000, by: 3) {
+            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
+                survivors += 1
+                hit.release()
+            }
+        }
+        #expect(survivors == 2000)
+    }
+}
