@@ -32,6 +32,7 @@ func errnoValue(of error: any Error) -> CInt {
         case .invalidName: return EINVAL
         case .parentNotCached: return ESTALE
         case .invalidConfiguration: return EINVAL
+        case .deviceNumberTooLarge: return EOVERFLOW
         }
     default:
         return EIO
