@@ -29,6 +29,7 @@ import CFuse
 import DCache
 import Glibc
 import Slab
+import Synchronization
 import SystemPackage
 
 /// DCache's (device, inode) identity; `BackingIdentity` in this module is the
@@ -60,8 +61,20 @@ final class FileSystem: Sendable {
     /// descriptor: real handle types are small non-negative numbers.
     static let descriptorHandleType = Int32.min
 
-    var entryTimeout: Double { configuration.entryTimeoutSeconds }
-    var attributeTimeout: Double { configuration.attrTimeoutSeconds }
+    /// The entry and attr timeouts, read by every reply and settable while
+    /// mounted (`user.slabfs.entry_timeout`, `attr_timeout`): a Double's
+    /// bits in an atomic each. A change applies to replies from then on.
+    private let entryTimeoutBits: Atomic<UInt64>
+    private let attributeTimeoutBits: Atomic<UInt64>
+
+    var entryTimeout: Double {
+        get { Double(bitPattern: entryTimeoutBits.load(ordering: .relaxed)) }
+        set { entryTimeoutBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+    var attributeTimeout: Double {
+        get { Double(bitPattern: attributeTimeoutBits.load(ordering: .relaxed)) }
+        set { attributeTimeoutBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
 
     /// Opens the backing root and builds the cache with its root inode.
     /// Starts threads (the cache's PSI monitor, the kicker): call it after
@@ -69,6 +82,8 @@ final class FileSystem: Sendable {
     init(configuration: MountConfiguration, backing: BackingDirectory) throws {
         self.configuration = configuration
         self.backing = backing
+        entryTimeoutBits = Atomic(configuration.entryTimeoutSeconds.bitPattern)
+        attributeTimeoutBits = Atomic(configuration.attrTimeoutSeconds.bitPattern)
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
         kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
         usesHandles = Self.handlesWork(backing)

@@ -1,6 +1,7 @@
 import CFuse
 import DCache
 import Glibc
+import Synchronization
 
 /// The thread that asks the kernel to let go of entries.
 ///
@@ -31,11 +32,27 @@ final class Kicker: @unchecked Sendable {
     private var alreadyGone = 0
 
     private unowned let cache: DirectoryCache
-    let kernelCacheLimit: Int
+    /// Read on every reply that counts lookups: an atomic, not the mutex.
+    private let limit: Atomic<Int>
+
+    /// Inodes the kernel may hold before kicks; 0 = no limit. Settable
+    /// while mounted (`user.slabfs.kernel_cache_limit`): a lower limit the
+    /// kernel is above wakes the thread at once.
+    var kernelCacheLimit: Int {
+        get { limit.load(ordering: .relaxed) }
+        set {
+            precondition(newValue >= 0, "the kernel cache limit must not be negative")
+            limit.store(newValue, ordering: .relaxed)
+            locked {
+                overLimit = true
+                pthread_cond_broadcast(condition)
+            }
+        }
+    }
 
     init(cache: DirectoryCache, kernelCacheLimit: Int) {
         self.cache = cache
-        self.kernelCacheLimit = kernelCacheLimit
+        limit = Atomic(kernelCacheLimit)
         mutex.initialize(to: pthread_mutex_t())
         condition.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
@@ -95,6 +112,7 @@ final class Kicker: @unchecked Sendable {
     /// kernel holds more inodes than the limit.
     @inline(__always)
     func noteKernelLookups() {
+        let kernelCacheLimit = self.kernelCacheLimit
         guard kernelCacheLimit > 0, cache.kernelHeldInodes > kernelCacheLimit else { return }
         locked {
             if !overLimit {
@@ -126,8 +144,9 @@ final class Kicker: @unchecked Sendable {
             guard let (batch, session) = taken else { return }
             guard let session else { continue }
             send(batch, session: session)
+            let kernelCacheLimit = self.kernelCacheLimit
             guard kernelCacheLimit > 0 else { continue }
-            guard let requested = enforceLimit() else {
+            guard let requested = enforceLimit(kernelCacheLimit) else {
                 backingOff = false
                 delay = 1000
                 continue
@@ -171,7 +190,7 @@ final class Kicker: @unchecked Sendable {
     /// Requests kicks for the excess over the limit (they arrive through
     /// `enqueue`); how many, or nil when the kernel holds no more than the
     /// limit.
-    private func enforceLimit() -> Int? {
+    private func enforceLimit(_ kernelCacheLimit: Int) -> Int? {
         let excess = cache.kernelHeldInodes - kernelCacheLimit
         guard excess > 0 else { return nil }
         // A little below the limit, so that a busy mount does not kick on

@@ -10,7 +10,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The control attributes under `user.slabfs.` on the mount's root:
+/// The control attributes under `user.slabfs.`.
+///
+/// On the mount's root:
 ///
 /// - `slabinfo`: /proc/slabinfo 2.1 text of the cache's slab caches (read).
 /// - `stats`: `MountStatistics` as JSON: the cache's statistics, the
@@ -21,36 +23,80 @@ import Foundation
 ///   last pass's report as JSON.
 /// - `compact`: write "1" to compact (move objects out of sparse slabs);
 ///   read the last compaction's report as JSON.
+/// - The settings that may change while mounted, by their `-o` names
+///   (`cache_size`, `eviction`, `migrate`, `kernel_cache_limit`,
+///   `negative_limit`, `entry_timeout`, `attr_timeout`): read the value in
+///   force, write a new one in the spellings the command line takes.
 ///
-/// Any other name under the prefix, or any on another node: EINVAL to set,
-/// ENODATA to get. Bad values are EINVAL and change nothing. Names under the
-/// prefix never reach a backing file, whatever the node.
+/// On every node, the root included: `object`, the node's inode and the
+/// dentries naming it (read; JSON).
+///
+/// Any other name under the prefix, or a root-only name on another node:
+/// EINVAL to set, ENODATA to get. Read-only names are EINVAL to set. Bad
+/// values are EINVAL and change nothing. Names under the prefix never reach
+/// a backing file, whatever the node.
 enum ControlAttribute: String, CaseIterable {
-    case slabinfo, stats, slabmap, reclaim, compact
+    case slabinfo, stats, slabmap, reclaim, compact, object
+    case cacheSize = "cache_size"
+    case eviction, migrate
+    case kernelCacheLimit = "kernel_cache_limit"
+    case negativeLimit = "negative_limit"
+    case entryTimeout = "entry_timeout"
+    case attrTimeout = "attr_timeout"
 
     static let prefix = "user.slabfs."
 
     static func isReserved(_ name: String) -> Bool { name.utf8.starts(with: prefix.utf8) }
     static func isReserved(_ name: [UInt8]) -> Bool { name.starts(with: prefix.utf8) }
 
-    /// Names listxattr shows on the root.
-    static var listed: [String] { allCases.map { prefix + $0.rawValue } }
+    /// Names listxattr shows on the root: all but `object`, which no node
+    /// lists (so that `cp -a` and `rsync -X` inside the mount do not try to
+    /// copy it, and fail setting it); it is read by name.
+    static var listed: [String] { allCases.filter { $0 != .object }.map { prefix + $0.rawValue } }
+
+    /// The runtime setting behind the name, parsed by the command line's
+    /// own parser; nil for the names that are not settings.
+    var setting: Setting? {
+        switch self {
+        case .cacheSize: .cacheSize
+        case .eviction: .eviction
+        case .migrate: .migrate
+        case .kernelCacheLimit: .kernelCacheLimit
+        case .negativeLimit: .negativeLimit
+        case .entryTimeout: .entryTimeout
+        case .attrTimeout: .attrTimeout
+        case .slabinfo, .stats, .slabmap, .reclaim, .compact, .object: nil
+        }
+    }
 
     init?(name: String, node: fuse_ino_t) {
-        guard node == NodeID.root.rawValue, Self.isReserved(name) else { return nil }
-        self.init(rawValue: String(name.dropFirst(Self.prefix.count)))
+        guard Self.isReserved(name), let attribute = Self(rawValue: String(name.dropFirst(Self.prefix.count))),
+              node == NodeID.root.rawValue || attribute == .object else { return nil }
+        self = attribute
     }
+}
+
+/// What `user.slabfs.object` holds.
+struct ObjectReport: Codable {
+    var inode: InodeDescription
+    /// Dentries naming the node (none for the root); at most 8.
+    var dentries: [DentryDescription]
+    /// How many live dentries name it (more than one: hard links).
+    var dentryCount: Int
 }
 
 extension FileSystem {
     func controlAttribute(_ name: String, node: fuse_ino_t) throws(Errno) -> [UInt8] {
         guard let attribute = ControlAttribute(name: name, node: node) else { throw .noData }
+        if let setting = attribute.setting { return Array(settingValue(setting).utf8) }
         switch attribute {
         case .slabinfo: return Array(SlabInfo.format(cache.slabCaches).utf8)
         case .stats: return try json(mountStatistics())
         case .slabmap: return try json(cache.fragmentationMaps())
         case .reclaim: return try json(cache.lastReclaim)
         case .compact: return try json(lastCompaction.withLock { $0 })
+        case .object: return try json(objectReport(node))
+        default: throw .noData
         }
     }
 
@@ -59,9 +105,11 @@ extension FileSystem {
         // `setfattr -v` sends the value as typed; `echo` adds a newline.
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x0a || byte == 0x09 || byte == 0x0d || byte == 0 }
         let text = String(decoding: value.drop(while: isSpace).reversed().drop(while: isSpace).reversed(), as: UTF8.self)
+        if let setting = attribute.setting {
+            try set(setting, to: text)
+            return
+        }
         switch attribute {
-        case .slabinfo, .stats, .slabmap:
-            throw .invalidArgument
         case .reclaim:
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                   let pages = Int(text), pages > 0 else { throw .invalidArgument }
@@ -70,23 +118,63 @@ extension FileSystem {
             guard text == "1" else { throw .invalidArgument }
             let report = cache.compact()
             lastCompaction.withLock { $0 = report }
+        default:
+            throw .invalidArgument
+        }
+    }
+
+    /// The node's inode and the dentries naming it. The dentries come from a
+    /// scan of the dentry table (DirectoryCache+Names.swift): O(dentries
+    /// cached), fine for a diagnostic read.
+    private func objectReport(_ node: fuse_ino_t) throws(Errno) -> ObjectReport {
+        let id = NodeID(node)
+        guard let inode = cache.describeInode(id) else { throw .staleNFSFileHandle }
+        guard id != .root else { return ObjectReport(inode: inode, dentries: [], dentryCount: 0) }
+        let names = cache.dentryNames(of: id)
+        return ObjectReport(inode: inode, dentries: names.dentries, dentryCount: names.total)
+    }
+
+    /// A runtime setting's value in force, as its attribute reads.
+    private func settingValue(_ setting: Setting) -> String {
+        switch setting {
+        case .cacheSize: String(cache.budgetBytes)
+        case .eviction: cache.eviction.rawValue
+        case .migrate: cache.migrate ? "on" : "off"
+        case .kernelCacheLimit: String(kicker.kernelCacheLimit)
+        case .negativeLimit: String(cache.negativeLimit)
+        case .entryTimeout: String(entryTimeout)
+        case .attrTimeout: String(attributeTimeout)
+        case .pageSize: String(configuration.pageSizeBytes)
+        case .psiThreshold: String(configuration.psiThresholdMicroseconds)
+        }
+    }
+
+    /// Parses `text` as the command line would (`Setting.apply`), then puts
+    /// the value in force; a rejected value changes nothing. Concurrent
+    /// writes of different settings are independent; of the same one, the
+    /// last wins.
+    private func set(_ setting: Setting, to text: String) throws(Errno) {
+        var parsed = configuration
+        if let reason = setting.apply(text, to: &parsed) {
+            logError("user.slabfs.\(setting.optionKey): invalid \(setting.noun) '\(text)': \(reason)")
+            throw .invalidArgument
+        }
+        switch setting {
+        case .cacheSize: cache.budgetBytes = parsed.cacheSizeBytes
+        case .eviction: cache.eviction = parsed.eviction == .lru ? .lru : .page
+        case .migrate: cache.migrate = parsed.migrate
+        case .kernelCacheLimit: kicker.kernelCacheLimit = parsed.kernelCacheLimit
+        case .negativeLimit: cache.negativeLimit = parsed.negativeDentryLimit
+        case .entryTimeout: entryTimeout = parsed.entryTimeoutSeconds
+        case .attrTimeout: attributeTimeout = parsed.attrTimeoutSeconds
+        case .pageSize, .psiThreshold: throw .invalidArgument
         }
     }
 
     private func mountStatistics() -> MountStatistics {
-        let mount = configuration
-        let settings: [String: String] = [
-            "cache_size": String(cache.budgetBytes),
-            "eviction": cache.eviction.rawValue,
-            "migrate": cache.migrate ? "on" : "off",
-            "page_size": String(mount.pageSizeBytes),
-            "kernel_cache_limit": String(mount.kernelCacheLimit),
-            "entry_timeout": String(mount.entryTimeoutSeconds),
-            "attr_timeout": String(mount.attrTimeoutSeconds),
-            "negative_limit": String(cache.negativeLimit),
-            "psi_threshold_us": String(mount.psiThresholdMicroseconds),
-            "allow_other": mount.allowOther ? "on" : "off",
-        ]
+        // Every setting as its attribute reads now: runtime changes show.
+        var settings = Dictionary(uniqueKeysWithValues: Setting.allCases.map { ($0.optionKey, settingValue($0)) })
+        settings["allow_other"] = configuration.allowOther ? "on" : "off"
         return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
                                kernelHeldInodes: cache.kernelHeldInodes, configuration: settings)
     }
