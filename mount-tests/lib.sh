@@ -59,7 +59,8 @@ mt_check() {
 }
 
 # mt_py_checks CMD...: runs a probe that prints "PASS what" / "FAIL what:
-# why" lines (fsprobe.py) and counts each line as a check. A probe that dies
+# why" lines (fsprobe.py) and counts each line as a check ("SKIP what: why"
+# counts a skip; "NOTE text" is printed as a note, for figures). A probe that dies
 # without saying FAIL (a traceback) is a failure too.
 mt_py_checks() {
     local out line status=0 fails=0
@@ -70,6 +71,7 @@ mt_py_checks() {
             "PASS "*) mt_pass "${line#PASS }" ;;
             "FAIL "*) mt_fail "${line#FAIL }"; fails=$((fails + 1)) ;;
             "SKIP "*) mt_skip "${line#SKIP }" ;;
+            "NOTE "*) mt_note "${line#NOTE }" ;;
         esac
     done <"$out"
     if [ "$status" -ne 0 ] && [ "$fails" -eq 0 ]; then
