@@ -68,10 +68,38 @@ extension DirectoryCache {
     public var eviction: EvictionPolicy {
         get { settings.withLock { $0.eviction } }
         set {
-            settings.withLock { $0.eviction = newValue }
+            let switchingToLRU = settings.withLock { settings in
+                defer { settings.eviction = newValue }
+                return settings.eviction != .lru && newValue == .lru
+            }
             policyWord.store(newValue == .lru ? 1 : 0, ordering: .relaxed)
-            // Objects created under the page policy are not on the LRU; the
-            // LRU learns of them as they are used and let go.
+            if switchingToLRU { enqueueEverythingOnLRU() }
+        }
+    }
+
+    /// Objects made under the page policy are on no LRU: queue them all (in
+    /// table order, so their age is lost) or the LRU could evict nothing.
+    private func enqueueEverythingOnLRU() {
+        dentryTable.forEachStripe { stripe in
+            stripe.forEach { raw in
+                let dentry = DentryObject(raw)
+                guard dentry.flags & DentryObject.onLRU == 0, dentry.reference.count != 0 else { return }
+                dentry.setFlags(DentryObject.onLRU)
+                let entry = LRUEntry(object: raw, key: dentry.parent.rawValue, hash: dentry.hash)
+                dentryLRU.withLock { $0.append(entry) }
+            }
+        }
+        // Node stripes come before identity stripes: gather, then visit.
+        var inodes: [(UnsafeMutableRawPointer, NodeID)] = []
+        identityTable.forEachStripe { stripe in
+            stripe.forEach { raw in inodes.append((raw, InodeObject(raw).nodeID)) }
+        }
+        for (raw, id) in inodes {
+            // Under the node stripe, like every other LRU insertion; the slot
+            // check skips an object freed or moved since it was gathered.
+            nodeTable.withSlot(id) { slot in
+                if slot?.pointee.object == raw, InodeObject(raw).reference.count == 1 { pushLRU(InodeObject(raw)) }
+            }
         }
     }
 

@@ -228,3 +228,17 @@ struct RecencyTests {
         #expect(survivors == 2000)
     }
 }
+
+@Suite("Switching policy at run time")
+struct PolicySwitchTests {
+    @Test("switching from page to lru puts existing objects on the LRU, so the LRU can reclaim them")
+    func switchToLRU() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 2048)
+        cache.eviction = .lru
+        let report = cache.reclaim(pages: 8)
+        #expect(report.pagesFreed >= 8)
+        #expect(cache.statistics()[.evictionsLRU] > 0)
+    }
+}
