@@ -14,10 +14,13 @@ public enum DCacheCounter: Int, CaseIterable, Sendable {
     case evictedInodes
     case evictedDentries
     /// Evictions by reason: page-targeted reclaim, the LRU baseline,
-    /// compaction with no room to move into, and the negative-dentry cap.
+    /// compaction with no room to move into, unlinked inodes, and the
+    /// negative-dentry cap.
     case evictionsReclaim
     case evictionsLRU
     case evictionsCompaction
+    /// Inodes freed when their last link went and nothing held them.
+    case evictionsUnlinked
     case evictionsNegativeLimit
     case pagesReclaimed
     case reclaimPasses

@@ -288,7 +288,7 @@ extension DirectoryCache {
     }
 
     /// Recycles the id (new generation) and frees the long handle.
-    private func retire(_ inode: InodeObject) {
+    func retire(_ inode: InodeObject) {
         nodeTable.recycle(inode.nodeID)
         if let longHandle = inode.longHandleObject { longHandles.free(longHandle) }
     }

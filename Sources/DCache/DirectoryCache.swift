@@ -202,15 +202,53 @@ public final class DirectoryCache: @unchecked Sendable {
     }
 
     func dropStableReference(to id: NodeID) {
-        nodeTable.withSlot(id) { slot in
+        let unlinked: UnsafeMutableRawPointer? = nodeTable.withSlot(id) { slot in
             guard let object = slot?.pointee.object else {
                 preconditionFailure("DCache: dropping a reference to uncached node \(id)")
             }
             let inode = InodeObject(object)
             precondition(inode.stable > 0, "DCache: node \(id) has no stable reference to drop")
             inode.stable -= 1
-            if inode.reference.release() == 1 { inodeBecameUnused(inode) }
+            guard inode.reference.release() == 1 else { return nil }
+            if inode.flags & InodeObject.unlinked != 0 { return object }
+            inodeBecameUnused(inode)
+            return nil
         }
+        if let unlinked { freeIfUnlinkedAndUnused(unlinked, id: id) }
+    }
+
+    /// The backing name (parent, name) of `id` was removed: if that was its
+    /// last link (a directory, or a file whose cached link count was 1), the
+    /// inode goes as soon as nothing holds it, instead of waiting, unused,
+    /// for reclaim. Call after `remove`/`invalidate` of the name.
+    public func markUnlinked(_ id: NodeID) {
+        let unusedNow: UnsafeMutableRawPointer? = nodeTable.withSlot(id) { slot in
+            guard let object = slot?.pointee.object else { return nil }
+            let inode = InodeObject(object)
+            let attributes = inode.attributes
+            guard attributes.isDirectory || attributes.nlink <= 1 else { return nil }
+            inode.setFlags(InodeObject.unlinked)
+            return inode.reference.count == 1 ? object : nil
+        }
+        if let unusedNow { freeIfUnlinkedAndUnused(unusedNow, id: id) }
+    }
+
+    /// Frees an unlinked inode nobody holds (won 1 -> 0 under its stripe).
+    func freeIfUnlinkedAndUnused(_ raw: UnsafeMutableRawPointer, id: NodeID) {
+        let victim: InodeObject? = nodeTable.withSlot(id) { slot in
+            guard slot?.pointee.object == raw else { return nil }
+            let inode = InodeObject(raw)
+            guard inode.flags & InodeObject.unlinked != 0, inode.reference.tryFreeze() else { return nil }
+            slot!.pointee.object = nil
+            let hash = Self.hash(inode.identity)
+            identityTable.withStripe(hash) { _ = $0.remove(raw, hash: hash) }
+            return inode
+        }
+        guard let victim else { return }
+        counters.bump(.evictedInodes)
+        counters.bump(.evictionsUnlinked)
+        retire(victim)
+        inodes.free(raw)
     }
 
     /// The kernel's LRU takes an inode when its last user lets go. Called
@@ -323,14 +361,17 @@ public struct InodeReference: @unchecked Sendable {
 
     /// Ends the request's hold.
     public func release() {
-        guard cache.evictionPolicy == .lru else {
-            object.reference.release()
+        // Read while the reference still pins the object.
+        let id = nodeID
+        let unlinked = object.flags & InodeObject.unlinked != 0
+        if cache.evictionPolicy == .lru && !unlinked {
+            // The LRU must see the object before anyone can free it.
+            cache.nodeTable.withSlot(id) { _ in
+                if object.reference.release() == 1 { cache.inodeBecameUnused(object) }
+            }
             return
         }
-        // The LRU must see the object before anyone can free it.
-        cache.nodeTable.withSlot(nodeID) { _ in
-            if object.reference.release() == 1 { cache.inodeBecameUnused(object) }
-        }
+        if object.reference.release() == 1 && unlinked { cache.freeIfUnlinkedAndUnused(object.raw, id: id) }
     }
 }
 

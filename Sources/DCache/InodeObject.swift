@@ -35,6 +35,9 @@ struct InodeObject: Hashable, @unchecked Sendable {
     static let referenced: UInt32 = 1 << 0
     static let onLRU: UInt32 = 1 << 1
     static let longHandle: UInt32 = 1 << 2
+    /// Its last name is gone from the backing directory: free it as soon as
+    /// nothing holds it (the kernel's iput of an inode with nlink 0).
+    static let unlinked: UInt32 = 1 << 3
 
     var flags: UInt32 { slab_load_u32(raw + 4, Int32(SLAB_RELAXED)) }
     func setFlags(_ bits: UInt32) { _ = slab_fetch_or_u32(raw + 4, bits) }

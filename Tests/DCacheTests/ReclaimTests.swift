@@ -242,3 +242,42 @@ struct PolicySwitchTests {
         #expect(cache.statistics()[.evictionsLRU] > 0)
     }
 }
+
+@Suite("Unlinked inodes")
+struct UnlinkedTests {
+    @Test("an inode whose last link is removed goes as soon as nothing holds it")
+    func unlinkedGoes() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let ids = try populate(cache, files: 2)
+        cache.remove(parent: .root, name: name("f0"))
+        cache.markUnlinked(ids[0])
+        #expect(!cache.isCached(ids[0]))
+        #expect(cache.statistics()[.evictionsUnlinked] == 1)
+        // Held by the kernel: it stays until FORGET.
+        let held = try #require(cache.inode(ids[1]))
+        cache.kernelLookup(held)
+        held.release()
+        cache.remove(parent: .root, name: name("f1"))
+        cache.markUnlinked(ids[1])
+        #expect(cache.isCached(ids[1]))
+        cache.forget(ids[1], count: 1)
+        #expect(!cache.isCached(ids[1]))
+        #expect(cache.statistics().inodes == 1)
+    }
+
+    @Test("a file with another link stays cached")
+    func otherLinkStays() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        var twoLinks = attributes(50)
+        twoLinks.nlink = 2
+        let inode = try cache.insert(parent: .root, name: name("a"), identity: identity(50), handle: handle(50),
+                                     attributes: twoLinks, entryTimeout: 10, attributeTimeout: 10)
+        let id = inode.nodeID
+        inode.release()
+        cache.remove(parent: .root, name: name("a"))
+        cache.markUnlinked(id)
+        #expect(cache.isCached(id))
+    }
+}

@@ -130,8 +130,9 @@ extension FileSystem {
     }
 
     /// Removes `name` from `parent` with `remove` (called as the caller),
-    /// and from the cache: the dentry turns negative, and the attributes of
-    /// the directory and of the file (its link count) are asked for again.
+    /// and from the cache: the dentry turns negative, the file is marked
+    /// unlinked if that was its last link, and the attributes of the
+    /// directory and of the file (its link count) are asked for again.
     func removeName(_ name: BackingName, in parent: fuse_ino_t, caller: Caller,
                     _ remove: (FileDescriptor) throws(Errno) -> Void) throws {
         try withInode(parent) { parent in
@@ -146,7 +147,12 @@ extension FileSystem {
             }
             cache.remove(parent: parent.nodeID, name: name.bytes, negativeTimeout: negativeTimeout)
             cache.invalidateAttributes(parent.nodeID)
-            if let child { cache.invalidateAttributes(child) }
+            if let child {
+                // If that was its last link, the inode goes once the kernel
+                // and open files let go, not at the next reclaim.
+                cache.markUnlinked(child)
+                cache.invalidateAttributes(child)
+            }
         }
     }
 }
