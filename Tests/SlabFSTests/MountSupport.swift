@@ -17,6 +17,9 @@ let mountTestBinary: String? = {
 /// libfuse's worker threads, TSan aborts at unmount (exit 66, a known false
 /// positive, shared notes §6).
 let underThreadSanitizer: Bool = dlsym(nil, "__tsan_init") != nil
+/// Under TSan or ASan (the daemon is then built the same way): RSS does
+/// not follow the slabs there.
+let underSanitizer: Bool = underThreadSanitizer || dlsym(nil, "__asan_init") != nil
 
 /// Whether mount tests can run here: the binary is built, /dev/fuse opens,
 /// and we are root (the tests chown and switch users).
