@@ -22,21 +22,7 @@ import os
 import stat
 import sys
 
-FAILURES = 0
-
-
-def check(ok, what, why=""):
-    global FAILURES
-    if not ok:
-        FAILURES += 1
-    print("%s %s%s" % ("PASS" if ok else "FAIL", what, "" if ok or not why else ": " + why))
-    sys.stdout.flush()
-    return ok
-
-
-def note(text):
-    print("NOTE " + text)
-    sys.stdout.flush()
+from checks import check, failures, note
 
 
 def content(name, size=None):
@@ -259,7 +245,7 @@ def main():
     fn = {"writer": writer, "verify-log": verify_log, "behind-setup": behind_setup, "behind-change": behind_change,
           "behind-check": behind_check, "fill": fill}[a.cmd]
     status = fn(a)
-    sys.exit(status if status else (1 if FAILURES else 0))
+    sys.exit(status if status else (1 if failures() else 0))
 
 
 if __name__ == "__main__":

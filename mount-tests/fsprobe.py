@@ -22,18 +22,7 @@ import shutil
 import stat
 import sys
 
-FAILURES = 0
-
-
-def check(ok, what, why=""):
-    global FAILURES
-    if ok:
-        print("PASS %s" % what)
-    else:
-        FAILURES += 1
-        print("FAIL %s%s" % (what, ": " + why if why else ""))
-    sys.stdout.flush()
-    return ok
+from checks import check, failures
 
 
 def attempt(what, fn):
@@ -321,7 +310,7 @@ def main():
         "tree-create": tree_create, "tree-verify": tree_verify, "byte-names": byte_names,
         "long-names": long_names, "deep-tree": deep_tree, "control-loop": control_loop,
     }[a.cmd](a)
-    return 1 if FAILURES else 0
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

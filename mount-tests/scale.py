@@ -20,21 +20,7 @@ import sys
 import threading
 import time
 
-FAILURES = 0
-
-
-def check(ok, what, why=""):
-    global FAILURES
-    if not ok:
-        FAILURES += 1
-    print("%s %s%s" % ("PASS" if ok else "FAIL", what, "" if ok or not why else ": " + why))
-    sys.stdout.flush()
-    return ok
-
-
-def note(text):
-    print("NOTE " + text)
-    sys.stdout.flush()
+from checks import check, failures, note
 
 
 class FdSampler(threading.Thread):
@@ -182,7 +168,7 @@ def main():
         check(sampler.max < a.max_fds and sampler.samples > 10,
               "daemon descriptors stayed below %d throughout (max %d, %d samples)"
               % (a.max_fds, sampler.max, sampler.samples))
-    sys.exit(1 if FAILURES else 0)
+    sys.exit(1 if failures() else 0)
 
 
 if __name__ == "__main__":
