@@ -2,3 +2,6 @@
 // turns fuse_session_loop_mt into a macro Swift cannot call.
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+// fstatfs(2) and its f_type, which Glibc's module does not export: the
+// backing filesystem's type decides whether FLUSH is passed on.
+#include <sys/vfs.h>

@@ -31,6 +31,18 @@ extension DirectoryCache {
         }
     }
 
+    /// Whether the inode is still the one its (device, inode) identity
+    /// finds: false once `unhashIdentity` took it out (its backing file was
+    /// found gone), so that a cached dentry naming it is not trusted.
+    public func isHashed(_ inode: InodeReference) -> Bool {
+        let hash = Self.hash(inode.identity)
+        return nodeTable.withSlot(inode.nodeID) { _ in
+            identityTable.withStripe(hash) { stripe in
+                stripe.find(hash, { $0 == inode.object.raw }) != nil
+            }
+        }
+    }
+
     /// The kernel-cache-limit thread's clock: `requestKicks` with a second
     /// chance for entries used since its last call.
     @discardableResult

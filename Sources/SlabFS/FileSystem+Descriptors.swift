@@ -68,22 +68,63 @@ extension FileSystem {
         return backingHandle
     }
 
+    /// Opens the inode's backing file from its handle. ESTALE means the file
+    /// is gone (deleted or replaced behind the mount): the inode is taken out
+    /// of the identity table and its attributes marked stale, so the lookup
+    /// the kernel retries with (it revalidates a path on ESTALE) asks the
+    /// backing directory instead of trusting the cached dentry.
+    private func openByHandle(_ inode: InodeReference, _ mode: FileDescriptor.AccessMode,
+                              options: FileDescriptor.OpenOptions) throws(Errno) -> FileDescriptor {
+        do throws(Errno) {
+            return try backing.open(try backingHandle(inode), mode, options: options)
+        } catch .staleNFSFileHandle {
+            markStale(inode)
+            throw .staleNFSFileHandle
+        }
+    }
+
+    private func markStale(_ inode: InodeReference) {
+        cache.unhashIdentity(of: inode)
+        cache.invalidateAttributes(inode.nodeID)
+    }
+
+    /// Whether the directory open as `descriptor` has been removed.
+    private func isRemoved(_ descriptor: FileDescriptor) -> Bool {
+        (try? descriptor.statDescriptor().rawValue.st_nlink == 0) ?? false
+    }
+
     /// Calls `body` with an O_PATH descriptor of the inode: for fstat,
     /// fchownat, the /proc path of the xattr calls, and (`directory`, which
     /// adds O_DIRECTORY: ENOTDIR for anything else) as the directory of the
-    /// *at calls. The root's is borrowed; others are opened by handle (as
-    /// the daemon: open_by_handle_at needs CAP_DAC_READ_SEARCH) and closed
-    /// afterwards. ESTALE: the backing file is gone.
+    /// *at calls. The root's is borrowed; a directory's comes from
+    /// `directoryDescriptors`; others are opened by handle (as the daemon:
+    /// open_by_handle_at needs CAP_DAC_READ_SEARCH) and closed afterwards.
+    /// ESTALE: the backing file is gone.
     func withPath<R>(_ inode: InodeReference, directory: Bool = false,
                      _ body: (FileDescriptor) throws -> R) throws -> R {
         if inode.nodeID == .root { return try body(backing.root) }
+        if directory && !usesKeptDescriptor(inode) {
+            return try directoryDescriptors.withDescriptor(for: inode, open: {
+                try openByHandle(inode, .readOnly, options: [.path, .directory])
+            }) { descriptor in
+                do {
+                    return try body(descriptor)
+                } catch Errno.noSuchFileOrDirectory where isRemoved(descriptor) {
+                    // The directory itself went behind the mount, though its
+                    // cached descriptor still opens: what a handle would say.
+                    directoryDescriptors.forget(inode.nodeID)
+                    markStale(inode)
+                    throw Errno.staleNFSFileHandle
+                }
+            }
+        }
         let descriptor: FileDescriptor
         if usesKeptDescriptor(inode) {
             guard let kept = try pathDescriptors.duplicate(for: inode) else { throw Errno.staleNFSFileHandle }
             descriptor = kept
         } else {
             let options: FileDescriptor.OpenOptions = directory ? [.path, .directory] : .path
-            descriptor = try backing.open(try backingHandle(inode), .readOnly, options: options)
+            descriptor = try openByHandle(inode, .readOnly, options: options)
         }
         defer { _ = Glibc.close(descriptor.rawValue) }
         return try body(descriptor)
@@ -98,7 +139,7 @@ extension FileSystem {
         let mode = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
         let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~(O_CREAT | O_EXCL | O_NOCTTY))
         if caller.isDaemon && !usesKeptDescriptor(inode) && inode.nodeID != .root {
-            return try backing.open(try backingHandle(inode), mode, options: options)
+            return try openByHandle(inode, mode, options: options)
         }
         return try withPath(inode) { path in
             try caller.run { () throws(Errno) in try path.reopen(mode, options: options) }

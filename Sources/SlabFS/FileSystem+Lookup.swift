@@ -30,7 +30,7 @@ extension FileSystem {
             found = try withDirectory(parent, directory) { try lookUpIdentity(name, in: $0) }
         } catch Errno.noSuchFileOrDirectory {
             if cache.negativeLimit > 0 {
-                try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: entryTimeout)
+                try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: cacheTimeout)
             }
             return nil
         }
@@ -84,7 +84,7 @@ extension FileSystem {
     private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,
                         handle: BackingFileHandle, attributes: InodeAttributes) throws -> InodeReference {
         try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
-                         attributes: attributes, entryTimeout: entryTimeout, attributeTimeout: attributeTimeout)
+                         attributes: attributes, entryTimeout: cacheTimeout, attributeTimeout: cacheTimeout)
     }
 
     /// A cache hit, with its attributes refreshed from the backing
@@ -105,6 +105,13 @@ extension FileSystem {
         }
         let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
         guard !fresh else { return entry }
+        guard cache.isHashed(inode) else {
+            // Its backing file was found gone (ESTALE): the name now leads
+            // elsewhere, perhaps to a new file with the same inode number.
+            entry.discard()
+            cache.invalidate(parent: parent.nodeID, name: name.bytes)
+            return nil
+        }
         do {
             let status = try withDirectory(parent, directory) { try $0.stat(name).rawValue }
             guard try Self.identity(of: status) == inode.identity else {
@@ -113,7 +120,7 @@ extension FileSystem {
                 return nil
             }
             attributes = InodeAttributes(status)
-            cache.setAttributes(inode, attributes, timeout: attributeTimeout)
+            cache.setAttributes(inode, attributes, timeout: cacheTimeout)
             return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
         } catch let error as Errno where error == .noSuchFileOrDirectory || error == .staleNFSFileHandle {
             entry.discard()

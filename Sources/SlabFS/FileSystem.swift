@@ -21,9 +21,13 @@
 // `cache.kernelLookup` *before* the reply is sent, since FORGET may come at
 // once; if the reply cannot be sent the count is taken back.
 //
-// Coherence: the kernel and our cache use the same timeouts. Past them we
-// ask the backing directory again; a name found gone (ENOENT), replaced
-// (another device and inode) or stale (ESTALE) leaves the cache.
+// Coherence: the kernel trusts names and attributes for the entry and attr
+// timeouts; our cache trusts them for the (longer) cache timeout, so the
+// kernel's revalidations are answered without touching the backing
+// directory. Every change made through the mount updates or invalidates the
+// cache at once; past the cache timeout we ask the backing directory again,
+// and a name found gone (ENOENT), replaced (another device and inode) or
+// stale (ESTALE) leaves the cache.
 
 import CFuse
 import DCache
@@ -42,6 +46,7 @@ final class FileSystem: Sendable {
     let cache: DirectoryCache
     let handles = HandleTable()
     let pathDescriptors = PathDescriptors()
+    let directoryDescriptors = DirectoryDescriptors()
     let kicker: Kicker
     /// Whether inodes are remembered by file handle. False where the
     /// backing filesystem has none, where this process may not open them
@@ -62,10 +67,11 @@ final class FileSystem: Sendable {
     static let descriptorHandleType = Int32.min
 
     /// The entry and attr timeouts, read by every reply and settable while
-    /// mounted (`user.slabfs.entry_timeout`, `attr_timeout`): a Double's
+    /// mounted (`user.slabfs.entry_timeout`, `attr_timeout`, `cache_timeout`): a Double's
     /// bits in an atomic each. A change applies to replies from then on.
     private let entryTimeoutBits: Atomic<UInt64>
     private let attributeTimeoutBits: Atomic<UInt64>
+    private let cacheTimeoutBits: Atomic<UInt64>
 
     var entryTimeout: Double {
         get { Double(bitPattern: entryTimeoutBits.load(ordering: .relaxed)) }
@@ -74,6 +80,11 @@ final class FileSystem: Sendable {
     var attributeTimeout: Double {
         get { Double(bitPattern: attributeTimeoutBits.load(ordering: .relaxed)) }
         set { attributeTimeoutBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+    /// How long our cache trusts what it records (`user.slabfs.cache_timeout`).
+    var cacheTimeout: Double {
+        get { Double(bitPattern: cacheTimeoutBits.load(ordering: .relaxed)) }
+        set { cacheTimeoutBits.store(newValue.bitPattern, ordering: .relaxed) }
     }
 
     /// Opens the backing root and builds the cache with its root inode.
@@ -84,6 +95,7 @@ final class FileSystem: Sendable {
         self.backing = backing
         entryTimeoutBits = Atomic(configuration.entryTimeoutSeconds.bitPattern)
         attributeTimeoutBits = Atomic(configuration.attrTimeoutSeconds.bitPattern)
+        cacheTimeoutBits = Atomic(configuration.cacheTimeoutSeconds.bitPattern)
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
         kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
         usesHandles = Self.handlesWork(backing)

@@ -22,6 +22,7 @@ struct MountCommand: ParsableCommand {
 
               cache_size=SIZE  eviction=page|lru  migrate=on|off  page_size=BYTES
               kernel_cache_limit=N  entry_timeout=SECONDS  attr_timeout=SECONDS
+              cache_timeout=SECONDS
               negative_limit=N  psi_threshold_us=N  allow_other  debug
 
             A long option overrides the same setting given with -o; among -o items \
@@ -87,6 +88,10 @@ struct MountCommand: ParsableCommand {
             help: ArgumentHelp("Seconds the kernel may cache file attributes (default 1.0).", valueName: "seconds"))
     var attrTimeout: String?
 
+    @Option(name: .customLong("cache-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Seconds our cache trusts what it holds before asking the backing directory again; changes through the mount are seen at once (default 60).", valueName: "seconds"))
+    var cacheTimeout: String?
+
     @Option(name: .customLong("negative-limit"), parsing: .unconditional,
             help: ArgumentHelp("Most negative dentries we cache; 0 = none (default 65536).", valueName: "n"))
     var negativeLimit: String?
@@ -115,6 +120,7 @@ struct MountCommand: ParsableCommand {
         arguments.kernelCacheLimit = kernelCacheLimit
         arguments.entryTimeout = entryTimeout
         arguments.attrTimeout = attrTimeout
+        arguments.cacheTimeout = cacheTimeout
         arguments.negativeLimit = negativeLimit
         arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
         return arguments

@@ -100,7 +100,7 @@ struct MountControlTests {
             ("cache_size", "64M", "67108864"), ("cache_size", "1g", "1073741824"), ("cache_size", "4096", "4096"),
             ("eviction", "lru", "lru"), ("migrate", "off", "off"), ("kernel_cache_limit", "5000", "5000"),
             ("kernel_cache_limit", "0", "0"), ("negative_limit", "10", "10"),
-            ("entry_timeout", "0.5", "0.5"), ("attr_timeout", "2", "2.0"),
+            ("entry_timeout", "0.5", "0.5"), ("attr_timeout", "2", "2.0"), ("cache_timeout", "30", "30.0"),
         ]
         for (name, value, reads) in good {
             try setAttribute(root, "user.slabfs." + name, value)
@@ -121,6 +121,7 @@ struct MountControlTests {
             ("kernel_cache_limit", "-3"), ("kernel_cache_limit", "many"), ("kernel_cache_limit", "99999999999"),
             ("negative_limit", "-1"), ("negative_limit", "1e3"),
             ("entry_timeout", "-1"), ("entry_timeout", "inf"), ("attr_timeout", "soon"),
+            ("cache_timeout", "-2"), ("cache_timeout", "later"),
             ("nonsense", "1"), ("reclaim", "0"), ("reclaim", "-5"), ("reclaim", "x"), ("compact", "2"),
             ("stats", "1"), ("slabinfo", "1"), ("slabmap", "1"), ("object", "1"), ("page_size", "8192"),
             ("psi_threshold_us", "1000"),
@@ -146,14 +147,26 @@ struct MountControlTests {
         defer { mount.tearDown() }
         try writeFile(mount.backing("a"), "a")
         #expect(fileStatus(mount.mounted("a")).failureErrno == 0)
-        // With a one-hour entry timeout the kernel keeps the name after the
-        // backing file goes; with 0, it asks again and sees it gone.
+        // With kernel timeouts of 0 the kernel asks us every time; our cache
+        // (one hour) still answers for a file removed behind the mount. With
+        // a cache timeout of 0 we ask the backing directory and see it gone.
         try setAttribute(mount.mountpoint, "user.slabfs.entry_timeout", "0")
         try setAttribute(mount.mountpoint, "user.slabfs.attr_timeout", "0")
+        try setAttribute(mount.mountpoint, "user.slabfs.cache_timeout", "3600")
         try writeFile(mount.backing("b"), "b")
         #expect(fileStatus(mount.mounted("b")).failureErrno == 0)
         #expect(unlink(mount.backing("b")) == 0)
+        #expect(fileStatus(mount.mounted("b")).failureErrno == 0)
+        try setAttribute(mount.mountpoint, "user.slabfs.cache_timeout", "0")
         #expect(fileStatus(mount.mounted("b")).failureErrno == ENOENT)
+        // Changes made through the mount show at once, whatever the timeouts.
+        try setAttribute(mount.mountpoint, "user.slabfs.cache_timeout", "3600")
+        try writeFile(mount.mounted("c"), "c")
+        #expect((try fileStatus(mount.mounted("c")).get()).st_size == 1)
+        try writeFile(mount.mounted("c"), "longer")
+        #expect((try fileStatus(mount.mounted("c")).get()).st_size == 6)
+        #expect(unlink(mount.mounted("c")) == 0)
+        #expect(fileStatus(mount.mounted("c")).failureErrno == ENOENT)
     }
 
     @Test("user.slabfs.object describes a node's inode and the dentries naming it; on other nodes nothing else is under the prefix")

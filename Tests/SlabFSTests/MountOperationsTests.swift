@@ -184,7 +184,7 @@ struct MountOperationsTests {
 
     @Test("changes made behind the mount's back show once the timeouts have passed")
     func coherence() throws {
-        let mount = try MountedSlabfs(["--entry-timeout", "0.2", "--attr-timeout", "0.2"])
+        let mount = try MountedSlabfs(["--entry-timeout", "0.2", "--attr-timeout", "0.2", "--cache-timeout", "0.2"])
         defer { mount.tearDown() }
         try writeFile(mount.backing("file"), "old")
         #expect(try readFile(mount.mounted("file")) == "old")
@@ -204,6 +204,34 @@ struct MountOperationsTests {
         try writeFile(mount.backing("late"), "here")
         usleep(400_000)
         #expect(try readFile(mount.mounted("late")) == "here")
+    }
+
+    @Test("a file replaced behind the mount opens with its new content at once, within the cache timeout")
+    func replacedBehind() throws {
+        let mount = try MountedSlabfs()  // the default one-minute cache timeout
+        defer { mount.tearDown() }
+        try writeFile(mount.backing("edited"), "first")
+        try writeFile(mount.backing("recreated"), "first")
+        #expect(try readFile(mount.mounted("edited")) == "first")
+        #expect(try readFile(mount.mounted("recreated")) == "first")
+        // An editor's save: a new file renamed over the old one.
+        try writeFile(mount.backing("edited.tmp"), "second")
+        #expect(rename(mount.backing("edited.tmp"), mount.backing("edited")) == 0)
+        // Removed and made again: ext4 may hand out the same inode number.
+        #expect(unlink(mount.backing("recreated")) == 0)
+        try writeFile(mount.backing("recreated"), "second")
+        // Our handle of the old file is stale (ESTALE); the kernel looks the
+        // path up again and we ask the backing directory.
+        #expect(try readFile(mount.mounted("edited")) == "second")
+        #expect(try readFile(mount.mounted("recreated")) == "second")
+        // A directory removed and made again: its cached descriptor names
+        // the removed one; a new file still lands in the new directory.
+        #expect(mkdir(mount.mounted("dir"), 0o755) == 0)
+        try writeFile(mount.mounted("dir/old"), "old")
+        #expect(unlink(mount.backing("dir/old")) == 0 && rmdir(mount.backing("dir")) == 0)
+        #expect(mkdir(mount.backing("dir"), 0o755) == 0)
+        try writeFile(mount.mounted("dir/new"), "new")
+        #expect(try readFile(mount.backing("dir/new")) == "new")
     }
 
     @Test("control attributes on the root: slabinfo, stats, reclaim and compact; bad values are EINVAL")

@@ -14,6 +14,7 @@ import Testing
         #expect(configuration.kernelCacheLimit == 0)
         #expect(configuration.entryTimeoutSeconds == 1.0)
         #expect(configuration.attrTimeoutSeconds == 1.0)
+        #expect(configuration.cacheTimeoutSeconds == 60.0)
         #expect(configuration.negativeDentryLimit == 65_536)
         #expect(configuration.psiThresholdMicroseconds == 150_000)
         #expect(!configuration.allowOther && !configuration.readOnly)

@@ -7,7 +7,7 @@
 #           SIGKILL mid-load; the stale mount is removed (fusermount3 -u -z)
 #           and the same backing directory mounted again: every logged file
 #           is intact, through the new mount and in the backing directory.
-#   behind: --entry-timeout 1 --attr-timeout 1; files removed, renamed,
+#   behind: --entry-timeout 1 --attr-timeout 1 --cache-timeout 1; files removed, renamed,
 #           replaced, grown, chmod'ed and created directly in the backing
 #           directory, a dir replaced by a file; after 1.5 s the mount shows
 #           exactly the new state.
@@ -73,7 +73,7 @@ faults_kill() {
 }
 
 faults_behind() {
-    mt_mount behind --entry-timeout 1 --attr-timeout 1 || return 0
+    mt_mount behind --entry-timeout 1 --attr-timeout 1 --cache-timeout 1 || return 0
     mt_py_checks python3 "$MT_HOME/faults.py" behind-setup "$MT_MNT"
     python3 "$MT_HOME/faults.py" behind-change "$MT_SRC"
     sleep 1.5

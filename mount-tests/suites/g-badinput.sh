@@ -124,6 +124,7 @@ badinput_options() {
     badinput_option_fails "--page-size 5000" "$src" "$mnt" --page-size 5000
     badinput_option_fails "--entry-timeout -1" "$src" "$mnt" --entry-timeout -1
     badinput_option_fails "--attr-timeout abc" "$src" "$mnt" --attr-timeout abc
+    badinput_option_fails "--cache-timeout -5" "$src" "$mnt" --cache-timeout -5
     badinput_option_fails "-o cache_size=12Q" "$src" "$mnt" -o cache_size=12Q
     badinput_option_fails "-o nonsense_option" "$src" "$mnt" -o nonsense_option
     badinput_option_fails "--no-such-flag" "$src" "$mnt" --no-such-flag

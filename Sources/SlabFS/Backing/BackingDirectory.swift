@@ -1,3 +1,4 @@
+import CFuse
 import Glibc
 import SystemPackage
 
@@ -62,6 +63,10 @@ public struct BackingDirectory: Sendable {
     /// Whether the backing filesystem gives file handles. When false, lookups
     /// return O_PATH descriptors.
     public let supportsHandles: Bool
+    /// Whether the backing filesystem may report an error only at close
+    /// (network filesystems, and FUSE, which may be one): then FLUSH is
+    /// passed on. Local filesystems report write errors at the write.
+    public let reportsErrorsAtClose: Bool
 
     /// Opens the directory at `path`, which must be a directory (ENOTDIR).
     /// The path itself is resolved normally, once, here.
@@ -77,6 +82,7 @@ public struct BackingDirectory: Sendable {
         }
         do throws(Errno) {
             rootStat = try FileDescriptor(rawValue: root).statDescriptor()
+            reportsErrorsAtClose = Self.reportsErrorsAtClose(root)
             do throws(Errno) {
                 mountID = try BackingHandle.make(of: nil, in: FileDescriptor(rawValue: root)).mountID
                 supportsHandles = true
@@ -91,6 +97,25 @@ public struct BackingDirectory: Sendable {
         }
         rootDescriptor = root
         mountDescriptor = mount
+    }
+
+    /// statfs(2) magic numbers of filesystems that can fail at close.
+    private static let closeReportingFileSystems: Set<Int> = [
+        0x6969,       // NFS
+        0xFF53_4D42,  // CIFS
+        0xFE53_4D42,  // SMB2
+        0x517B,       // SMB
+        0x6573_5546,  // FUSE
+        0x00C3_6400,  // Ceph
+        0x0102_1997,  // 9P
+        0x0BD0_0BD0,  // Lustre
+        0x4750_4653,  // GPFS
+    ]
+
+    private static func reportsErrorsAtClose(_ descriptor: CInt) -> Bool {
+        var info = statfs()
+        guard fstatfs(descriptor, &info) == 0 else { return true }  // unknown: keep FLUSH
+        return closeReportingFileSystems.contains(Int(UInt32(truncatingIfNeeded: info.f_type)))
     }
 
     private static func openRoot(_ path: FilePath, flags: CInt) throws(Errno) -> CInt {

@@ -92,10 +92,13 @@ extension FileSystem {
         if let handle, let descriptor = try? handles.descriptor(handle) {
             status = try descriptor.statDescriptor().rawValue
         } else {
-            status = try withPath(inode) { try $0.statDescriptor().rawValue }
+            // A directory's descriptor is likely cached (its attributes are
+            // asked for after every change in it); a file type never changes.
+            let isDirectory = mode_t(cache.attributes(of: inode).attributes.mode) & S_IFMT == S_IFDIR
+            status = try withPath(inode, directory: isDirectory) { try $0.statDescriptor().rawValue }
         }
         let attributes = InodeAttributes(status)
-        cache.setAttributes(inode, attributes, timeout: attributeTimeout)
+        cache.setAttributes(inode, attributes, timeout: cacheTimeout)
         return attributes
     }
 }

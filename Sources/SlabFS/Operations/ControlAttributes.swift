@@ -25,7 +25,7 @@ import Foundation
 ///   read the last compaction's report as JSON.
 /// - The settings that may change while mounted, by their `-o` names
 ///   (`cache_size`, `eviction`, `migrate`, `kernel_cache_limit`,
-///   `negative_limit`, `entry_timeout`, `attr_timeout`): read the value in
+///   `negative_limit`, `entry_timeout`, `attr_timeout`, `cache_timeout`): read the value in
 ///   force, write a new one in the spellings the command line takes.
 ///
 /// On every node, the root included: `object`, the node's inode and the
@@ -43,6 +43,7 @@ enum ControlAttribute: String, CaseIterable {
     case negativeLimit = "negative_limit"
     case entryTimeout = "entry_timeout"
     case attrTimeout = "attr_timeout"
+    case cacheTimeout = "cache_timeout"
 
     static let prefix = "user.slabfs."
 
@@ -65,6 +66,7 @@ enum ControlAttribute: String, CaseIterable {
         case .negativeLimit: .negativeLimit
         case .entryTimeout: .entryTimeout
         case .attrTimeout: .attrTimeout
+        case .cacheTimeout: .cacheTimeout
         case .slabinfo, .stats, .slabmap, .reclaim, .compact, .object: nil
         }
     }
@@ -144,6 +146,7 @@ extension FileSystem {
         case .negativeLimit: String(cache.negativeLimit)
         case .entryTimeout: String(entryTimeout)
         case .attrTimeout: String(attributeTimeout)
+        case .cacheTimeout: String(cacheTimeout)
         case .pageSize: String(configuration.pageSizeBytes)
         case .psiThreshold: String(configuration.psiThresholdMicroseconds)
         }
@@ -167,6 +170,11 @@ extension FileSystem {
         case .negativeLimit: cache.negativeLimit = parsed.negativeDentryLimit
         case .entryTimeout: entryTimeout = parsed.entryTimeoutSeconds
         case .attrTimeout: attributeTimeout = parsed.attrTimeoutSeconds
+        case .cacheTimeout:
+            let shorter = parsed.cacheTimeoutSeconds < cacheTimeout
+            cacheTimeout = parsed.cacheTimeoutSeconds
+            // What was recorded under the longer timeout must not outlive the new one.
+            if shorter { cache.expireAll() }
         case .pageSize, .psiThreshold: throw .invalidArgument
         }
     }

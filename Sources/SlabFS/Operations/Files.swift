@@ -25,6 +25,12 @@ func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutabl
             let flags = info.pointee.flags
             let descriptor = try fs.open(inode, flags: flags & ~directIO, as: Caller(request, fs))
             bypassPageCacheIfAsked(info)
+            // Keep what the kernel cached of the file: it holds what was
+            // written through the mount, and auto_inval_data drops it when
+            // a change made behind the mount shows in the attributes (as
+            // for our own cache, within the cache timeout). Reading back a
+            // file just written then costs no READ.
+            info.pointee.keep_cache = 1
             if flags & O_TRUNC != 0 { fs.cache.invalidateAttributes(inode.nodeID) }
             info.pointee.fh = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
                                                       directory: nil))
@@ -84,6 +90,9 @@ func slabfsRead(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offse
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 16)
         defer { buffer.deallocate() }
         let count = try descriptor.read(at: Int64(offset), into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<size]))
+        // A read may set the access time (relatime): our cached copy is no
+        // longer the backing file's.
+        fs.cache.invalidateAttributes(NodeID(node))
         fuse_reply_buf(request, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), count)
     }
 }
@@ -98,11 +107,16 @@ func slabfsWrite(_ request: fuse_req_t?, _ node: fuse_ino_t, _ data: UnsafePoint
     }
 }
 
-/// Called at every close(2) of a descriptor of the file: close a duplicate
-/// of ours, so the backing filesystem sees the close too (POSIX locks,
-/// NFS's close-to-open), as passthrough_hp does.
+/// Called at close(2) of a descriptor of the file: close a duplicate of
+/// ours, so that a backing filesystem that reports errors at close (NFS's
+/// close-to-open, CIFS) reports them to the closer, as passthrough_hp does.
+/// Over a local filesystem a close reports nothing a write has not, so the
+/// first FLUSH gets ENOSYS and the kernel sends no more: one round trip
+/// fewer per close. (POSIX locks are the kernel's own here: we implement
+/// no lock operations, so the backing file holds none to release.)
 func slabfsFlush(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
     serve(request) { fs in
+        guard fs.backing.reportsErrorsAtClose else { throw Errno.noFunction }
         let descriptor = try fs.handles.descriptor(try openHandle(info))
         let duplicate = try descriptor.duplicateDescriptor()
         let rc = Glibc.close(duplicate.rawValue)
@@ -114,9 +128,11 @@ func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
     let fs = fileSystem(request)
     if let info {
         fs.closeHandle(info.pointee.fh)
-        // What was written shows in the times (the backing filesystem may
-        // set them at close).
-        if info.pointee.flags & O_ACCMODE != O_RDONLY { fs.cache.invalidateAttributes(NodeID(node)) }
+        // A network filesystem may set the times at close; a local one
+        // changed them at the writes, which invalidated them already.
+        if fs.backing.reportsErrorsAtClose && info.pointee.flags & O_ACCMODE != O_RDONLY {
+            fs.cache.invalidateAttributes(NodeID(node))
+        }
     }
     fuse_reply_err(request, 0)
 }

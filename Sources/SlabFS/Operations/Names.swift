@@ -74,7 +74,7 @@ func slabfsRename(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                     }
                 }
                 fs.cache.rename(from: (from.nodeID, name.bytes), to: (to.nodeID, newName.bytes),
-                                exchange: flags.contains(.exchange), entryTimeout: fs.entryTimeout)
+                                exchange: flags.contains(.exchange), entryTimeout: fs.cacheTimeout)
                 // Directory mtimes, the moved file's ctime, the replaced
                 // file's link count.
                 for node in [from.nodeID, to.nodeID, moved, replaced].compactMap({ $0 }) {
@@ -111,7 +111,7 @@ func slabfsLink(_ request: fuse_req_t?, _ node: fuse_ino_t, _ newParent: fuse_in
 
 extension FileSystem {
     /// Negative dentries last as long as positive ones, if we keep any.
-    var negativeTimeout: Double { cache.negativeLimit > 0 ? entryTimeout : 0 }
+    var negativeTimeout: Double { cache.negativeLimit > 0 ? cacheTimeout : 0 }
 
     /// Creates `name` in `parent` with `create` (called as the caller on
     /// the parent's descriptor), then looks it up and replies with it.
@@ -151,6 +151,7 @@ extension FileSystem {
                 // If that was its last link, the inode goes once the kernel
                 // and open files let go, not at the next reclaim.
                 cache.markUnlinked(child)
+                directoryDescriptors.forget(child)
                 cache.invalidateAttributes(child)
             }
         }

@@ -59,6 +59,10 @@ func slabfsInit(_ userdata: UnsafeMutableRawPointer?, _ connection: UnsafeMutabl
     want(FUSE_CAP_READDIRPLUS_AUTO)
     // Symlink targets cannot change: let the kernel cache them.
     want(FUSE_CAP_CACHE_SYMLINKS)
+    // Open files keep the kernel's page cache (keep_cache); the kernel
+    // drops it when attributes it is given show another mtime or size, so
+    // a change made behind the mount shows once our attributes are renewed.
+    want(FUSE_CAP_AUTO_INVAL_DATA)
     // Lookups in one directory may run in parallel (we lock per entry).
     want(FUSE_CAP_PARALLEL_DIROPS)
     // Not FUSE_CAP_WRITEBACK_CACHE: with it the kernel reads files opened

@@ -35,6 +35,8 @@ public struct MountArguments: Sendable, Equatable {
     public var entryTimeout: String?
     /// `--attr-timeout SECONDS`
     public var attrTimeout: String?
+    /// `--cache-timeout SECONDS`
+    public var cacheTimeout: String?
     /// `--negative-limit N`
     public var negativeLimit: String?
     /// `--psi-threshold-us N`
@@ -51,7 +53,7 @@ public struct MountArguments: Sendable, Equatable {
         let all: [(Setting, String?)] = [
             (.cacheSize, cacheSize), (.eviction, eviction), (.migrate, migrate),
             (.pageSize, pageSize), (.kernelCacheLimit, kernelCacheLimit),
-            (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout),
+            (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
             (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }

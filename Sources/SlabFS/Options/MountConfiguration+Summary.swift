@@ -19,6 +19,7 @@ extension MountConfiguration {
             ("kernel cache limit", limit),
             ("entry timeout", "\(entryTimeoutSeconds) s"),
             ("attr timeout", "\(attrTimeoutSeconds) s"),
+            ("cache timeout", "\(cacheTimeoutSeconds) s"),
             ("negative dentries", "at most \(negativeDentryLimit)"),
             ("PSI threshold", psi),
             ("allow_other", allowOther ? "yes" : "no"),

@@ -59,6 +59,15 @@ public struct MountConfiguration: Sendable, Equatable {
     /// (`attr_timeout`; `--attr-timeout`).
     public var attrTimeoutSeconds: Double
 
+    /// Seconds our own cache trusts a name or attributes it holds before it
+    /// asks the backing directory again (`--cache-timeout`). Longer than the
+    /// kernel's timeouts, so that the kernel's revalidations and its lookups
+    /// after dropping its caches are answered without a system call. Changes
+    /// made through the mount update the cache at once; this bounds how long
+    /// a change made directly in the backing directory stays unseen (NFS's
+    /// attribute cache bound, acregmax, is 60 s too).
+    public var cacheTimeoutSeconds: Double
+
     /// Most negative dentries ("this name does not exist") kept in our cache;
     /// 0 keeps none (`--negative-limit`).
     public var negativeDentryLimit: Int
@@ -104,6 +113,7 @@ public struct MountConfiguration: Sendable, Equatable {
     public static let maximumCacheSizeBytes = 1 << 40
     /// libfuse's default for both timeouts.
     public static let defaultTimeoutSeconds = 1.0
+    public static let defaultCacheTimeoutSeconds = 60.0
     /// Enough negative entries for a build's failed header and library
     /// searches, small enough (a few MiB) not to crowd out positive entries.
     public static let defaultNegativeDentryLimit = 65_536
@@ -131,6 +141,7 @@ public struct MountConfiguration: Sendable, Equatable {
         kernelCacheLimit = 0
         entryTimeoutSeconds = Self.defaultTimeoutSeconds
         attrTimeoutSeconds = Self.defaultTimeoutSeconds
+        cacheTimeoutSeconds = Self.defaultCacheTimeoutSeconds
         negativeDentryLimit = Self.defaultNegativeDentryLimit
         psiThresholdMicroseconds = Self.defaultPSIThresholdMicroseconds
         allowOther = false

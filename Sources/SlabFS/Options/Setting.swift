@@ -2,7 +2,7 @@
 /// `-o key=VALUE` (so fstab and mount.fuse3 can set them too).
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
-    case entryTimeout, attrTimeout, negativeLimit, psiThreshold
+    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold
 
     /// The `-o` key.
     var optionKey: String {
@@ -14,6 +14,7 @@ enum Setting: CaseIterable {
         case .kernelCacheLimit: "kernel_cache_limit"
         case .entryTimeout: "entry_timeout"
         case .attrTimeout: "attr_timeout"
+        case .cacheTimeout: "cache_timeout"
         case .negativeLimit: "negative_limit"
         case .psiThreshold: "psi_threshold_us"
         }
@@ -29,6 +30,7 @@ enum Setting: CaseIterable {
         case .kernelCacheLimit: "--kernel-cache-limit"
         case .entryTimeout: "--entry-timeout"
         case .attrTimeout: "--attr-timeout"
+        case .cacheTimeout: "--cache-timeout"
         case .negativeLimit: "--negative-limit"
         case .psiThreshold: "--psi-threshold-us"
         }
@@ -44,6 +46,7 @@ enum Setting: CaseIterable {
         case .kernelCacheLimit: "kernel cache limit"
         case .entryTimeout: "entry timeout"
         case .attrTimeout: "attr timeout"
+        case .cacheTimeout: "cache timeout"
         case .negativeLimit: "negative dentry limit"
         case .psiThreshold: "PSI threshold"
         }
@@ -56,7 +59,7 @@ enum Setting: CaseIterable {
         case .eviction: "page|lru"
         case .migrate: "on|off"
         case .kernelCacheLimit, .negativeLimit, .psiThreshold: "N"
-        case .entryTimeout, .attrTimeout: "SECONDS"
+        case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
         }
     }
 
@@ -93,6 +96,8 @@ enum Setting: CaseIterable {
             return ValueParser.seconds(text).storing { configuration.entryTimeoutSeconds = $0 }
         case .attrTimeout:
             return ValueParser.seconds(text).storing { configuration.attrTimeoutSeconds = $0 }
+        case .cacheTimeout:
+            return ValueParser.seconds(text).storing { configuration.cacheTimeoutSeconds = $0 }
         }
         return nil
     }
