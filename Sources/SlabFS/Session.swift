@@ -95,11 +95,12 @@ public enum Session {
         context.fileSystem = fileSystem
         withSignalsBlocked { fileSystem.kicker.start(session: session) }
         let result: Int32
-        if configuration.singleThreaded {
+        if configuration.usesOneThread {
             result = fuse_session_loop(session)
         } else {
             let loop = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(loop, 0)
+            fuse_loop_cfg_set_max_threads(loop, UInt32(configuration.threads))
             result = fuse_session_loop_mt(session, loop)
             fuse_loop_cfg_destroy(loop)
         }

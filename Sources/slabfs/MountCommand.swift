@@ -57,8 +57,12 @@ struct MountCommand: ParsableCommand {
     @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log every FUSE request (implies -f).")
     var debug = false
 
-    @Flag(name: [.customShort("s"), .customLong("single-thread")], help: "Serve requests on one thread.")
+    @Flag(name: [.customShort("s"), .customLong("single-thread")], help: "Serve requests on one thread (the default; as --threads 1).")
     var singleThreaded = false
+
+    @Option(name: .customLong("threads"), parsing: .unconditional,
+            help: ArgumentHelp("Request threads: 1 serves requests on one thread, more uses libfuse's multi-threaded loop (default 1).", valueName: "n"))
+    var threads: String?
 
     @Option(name: .customLong("cache-size"), parsing: .unconditional,
             help: ArgumentHelp("Memory budget of the dentry and inode cache (default 64M).", valueName: "size"))
@@ -121,6 +125,7 @@ struct MountCommand: ParsableCommand {
         arguments.entryTimeout = entryTimeout
         arguments.attrTimeout = attrTimeout
         arguments.cacheTimeout = cacheTimeout
+        arguments.threads = threads
         arguments.negativeLimit = negativeLimit
         arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
         return arguments

@@ -124,6 +124,7 @@ struct MountControlTests {
             ("cache_timeout", "-2"), ("cache_timeout", "later"),
             ("nonsense", "1"), ("reclaim", "0"), ("reclaim", "-5"), ("reclaim", "x"), ("compact", "2"),
             ("stats", "1"), ("slabinfo", "1"), ("slabmap", "1"), ("object", "1"), ("page_size", "8192"),
+            ("threads", "4"),
             ("psi_threshold_us", "1000"),
         ]
         let before = try statistics(mount).configuration

@@ -25,7 +25,7 @@ import Testing
         #expect(run.stdout.contains("33554432 bytes"))
         #expect(run.stdout.contains("eviction:           lru"))
         #expect(run.stdout.contains("page size:          8192 bytes"))
-        #expect(run.stdout.contains("foreground, single-threaded loop"))
+        #expect(run.stdout.contains("foreground, one request thread"))
         #expect(run.stdout.contains("attr timeout:       2.5 s"))
         #expect(run.stdout.contains("default_permissions,fsname="))
         let explicit = try runSlabfs(["mount", scratch.source, scratch.mountpoint, "--dry-run"])

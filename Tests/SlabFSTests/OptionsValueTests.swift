@@ -15,6 +15,7 @@ import Testing
         #expect(configuration.entryTimeoutSeconds == 1.0)
         #expect(configuration.attrTimeoutSeconds == 1.0)
         #expect(configuration.cacheTimeoutSeconds == 60.0)
+        #expect(configuration.threads == 1 && configuration.usesOneThread)
         #expect(configuration.negativeDentryLimit == 65_536)
         #expect(configuration.psiThresholdMicroseconds == 150_000)
         #expect(!configuration.allowOther && !configuration.readOnly)
@@ -111,6 +112,21 @@ import Testing
         let error = mountRefusal(scratch.arguments(option))
         #expect(error?.problem == .invalidValue)
         #expect(error?.message.contains(hint) == true)
+    }
+
+    @Test("threads is a whole number from 1 to 256; more than one uses the multi-threaded loop, unless -s")
+    func threads() throws {
+        let scratch = try OptionsScratch()
+        let four = try parseMount(scratch.arguments("threads=4"))
+        #expect(four.threads == 4 && !four.usesOneThread)
+        var long = scratch.arguments("threads=4")
+        long.singleThreaded = true
+        #expect(try parseMount(long).usesOneThread)
+        for text in ["0", "-1", "257", "x", ""] {
+            let error = mountRefusal(scratch.arguments("threads=\(text)"))
+            #expect(error?.problem == .invalidValue, "threads=\(text)")
+            #expect(error?.message.contains("thread count") == true)
+        }
     }
 
     @Test("timeouts are non-negative decimal seconds")

@@ -8,7 +8,7 @@
 #   python3 mount-tests/exerciser.py DIR --seed N
 
 suite_data() {
-    mt_mount data || return 0
+    mt_mount data --threads 4 || return 0
     local mnt=$MT_MNT src=$MT_SRC pid_a pid_b before after status
 
     # The checker must catch a corruption before we trust its "OK": flip one

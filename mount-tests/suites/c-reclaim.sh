@@ -57,7 +57,8 @@ reclaim_run() {
     local label=$1 before after i name pid_a pid_b stress_pid=
     shift
     mt_log "reclaim: $label ($*), cache size $RECLAIM_CACHE_SIZE"
-    mt_mount "$label" --cache-size "$RECLAIM_CACHE_SIZE" "$@" || return 0
+    # Several request threads: reclaim runs while requests run on more than one.
+    mt_mount "$label" --cache-size "$RECLAIM_CACHE_SIZE" --threads 4 "$@" || return 0
 
     python3 "$MT_HOME/fsprobe.py" tree-create "$MT_MNT/tree" --dirs "$RECLAIM_DIRS" --files "$RECLAIM_FILES" >/dev/null
     find "$MT_MNT/tree" -mindepth 1 -printf '%y %s %P\n' | LC_ALL=C sort >"$MT_DIR/tree.expected"

@@ -25,7 +25,7 @@ suite_stress() {
         return 0
     fi
     mt_note "$(stress-ng --version)"
-    mt_mount stress || return 0
+    mt_mount stress --threads 4 || return 0
     for s in $STRESSORS; do
         mnt=$MT_MNT
         mkdir -p "$mnt/stress"

@@ -149,6 +149,7 @@ extension FileSystem {
         case .cacheTimeout: String(cacheTimeout)
         case .pageSize: String(configuration.pageSizeBytes)
         case .psiThreshold: String(configuration.psiThresholdMicroseconds)
+        case .threads: String(configuration.usesOneThread ? 1 : configuration.threads)
         }
     }
 
@@ -175,7 +176,7 @@ extension FileSystem {
             cacheTimeout = parsed.cacheTimeoutSeconds
             // What was recorded under the longer timeout must not outlive the new one.
             if shorter { cache.expireAll() }
-        case .pageSize, .psiThreshold: throw .invalidArgument
+        case .pageSize, .psiThreshold, .threads: throw .invalidArgument
         }
     }
 

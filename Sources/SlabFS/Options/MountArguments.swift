@@ -37,6 +37,8 @@ public struct MountArguments: Sendable, Equatable {
     public var attrTimeout: String?
     /// `--cache-timeout SECONDS`
     public var cacheTimeout: String?
+    /// `--threads N`
+    public var threads: String?
     /// `--negative-limit N`
     public var negativeLimit: String?
     /// `--psi-threshold-us N`
@@ -54,7 +56,7 @@ public struct MountArguments: Sendable, Equatable {
             (.cacheSize, cacheSize), (.eviction, eviction), (.migrate, migrate),
             (.pageSize, pageSize), (.kernelCacheLimit, kernelCacheLimit),
             (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
-            (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds),
+            (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds), (.threads, threads),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }
     }

@@ -2,7 +2,7 @@ extension MountConfiguration {
     /// A human-readable account of the configuration, one setting per line,
     /// with units (for `slabfs` to show, and for the mount's debug log).
     public var summary: String {
-        let loop = singleThreaded ? "single-threaded loop" : "multi-threaded loop"
+        let loop = usesOneThread ? "one request thread" : "multi-threaded loop, at most \(threads) threads"
         let mode = foreground ? "foreground" : "background (daemon)"
         let limit = kernelCacheLimit == 0 ? "unlimited" : "\(kernelCacheLimit) inodes"
         let psi = psiThresholdMicroseconds == 0

@@ -25,9 +25,19 @@ public struct MountConfiguration: Sendable, Equatable {
     /// Log every FUSE request (`-d`, `-o debug`); forwarded to libfuse as `-d`.
     public var debug: Bool
 
-    /// Serve requests on one thread (`fuse_session_loop`) instead of the
-    /// multi-threaded loop (`-s`). Needed for TSan runs.
+    /// `-s` was given: one request thread, whatever `threads` says.
     public var singleThreaded: Bool
+
+    /// Request threads (`--threads`, `-o threads`). 1, the default, serves
+    /// every request on one thread (`fuse_session_loop`); more uses
+    /// libfuse's multi-threaded loop with at most that many workers. One is
+    /// the default because it was the fastest here: the multi-threaded loop
+    /// wakes its idle workers in turn (the kernel's queue is first in, first
+    /// out), so each request lands on a cold thread; on 2 cores that cost
+    /// 1.5-2 times the daemon CPU per request of one thread (mount-tests/bench
+    /// and the README's Benchmarks). Parallel workloads on slow disks want more.
+    public var threads: Int
+    public var usesOneThread: Bool { singleThreaded || threads == 1 }
 
     // MARK: The dentry and inode cache
 
@@ -114,6 +124,7 @@ public struct MountConfiguration: Sendable, Equatable {
     /// libfuse's default for both timeouts.
     public static let defaultTimeoutSeconds = 1.0
     public static let defaultCacheTimeoutSeconds = 60.0
+    public static let maximumThreads = 256
     /// Enough negative entries for a build's failed header and library
     /// searches, small enough (a few MiB) not to crowd out positive entries.
     public static let defaultNegativeDentryLimit = 65_536
@@ -134,6 +145,7 @@ public struct MountConfiguration: Sendable, Equatable {
         foreground = false
         debug = false
         singleThreaded = false
+        threads = 1
         cacheSizeBytes = Self.defaultCacheSizeBytes
         eviction = .page
         migrate = true

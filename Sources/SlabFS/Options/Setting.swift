@@ -2,7 +2,7 @@
 /// `-o key=VALUE` (so fstab and mount.fuse3 can set them too).
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
-    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold
+    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads
 
     /// The `-o` key.
     var optionKey: String {
@@ -17,6 +17,7 @@ enum Setting: CaseIterable {
         case .cacheTimeout: "cache_timeout"
         case .negativeLimit: "negative_limit"
         case .psiThreshold: "psi_threshold_us"
+        case .threads: "threads"
         }
     }
 
@@ -33,6 +34,7 @@ enum Setting: CaseIterable {
         case .cacheTimeout: "--cache-timeout"
         case .negativeLimit: "--negative-limit"
         case .psiThreshold: "--psi-threshold-us"
+        case .threads: "--threads"
         }
     }
 
@@ -49,6 +51,7 @@ enum Setting: CaseIterable {
         case .cacheTimeout: "cache timeout"
         case .negativeLimit: "negative dentry limit"
         case .psiThreshold: "PSI threshold"
+        case .threads: "thread count"
         }
     }
 
@@ -58,7 +61,7 @@ enum Setting: CaseIterable {
         case .cacheSize, .pageSize: "SIZE"
         case .eviction: "page|lru"
         case .migrate: "on|off"
-        case .kernelCacheLimit, .negativeLimit, .psiThreshold: "N"
+        case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads: "N"
         case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
         }
     }
@@ -98,6 +101,9 @@ enum Setting: CaseIterable {
             return ValueParser.seconds(text).storing { configuration.attrTimeoutSeconds = $0 }
         case .cacheTimeout:
             return ValueParser.seconds(text).storing { configuration.cacheTimeoutSeconds = $0 }
+        case .threads:
+            if text == "0" { return "at least 1" }
+            return ValueParser.count(text, maximum: MountConfiguration.maximumThreads).storing { configuration.threads = $0 }
         }
         return nil
     }
