@@ -42,7 +42,7 @@ extension FileDescriptor {
     /// a symlink (`fstatat` with AT_SYMLINK_NOFOLLOW).
     public func stat(_ name: BackingName) throws(Errno) -> Stat {
         try name.withCString { (path) throws(Errno) in
-            try Stat(path, relativeTo: self, flags: .symlinkNoFollow)
+            try Self.statAt(rawValue, path, flags: AT_SYMLINK_NOFOLLOW)
         }
     }
 
@@ -50,8 +50,16 @@ extension FileDescriptor {
     /// and symlinks included (`fstatat(fd, "", AT_EMPTY_PATH |
     /// AT_SYMLINK_NOFOLLOW)`, as passthrough_hp does).
     public func statDescriptor() throws(Errno) -> Stat {
-        let flags = Stat.Flags(rawValue: LinuxConstants.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
-        return try Stat("", relativeTo: self, flags: flags)
+        try Self.statAt(rawValue, "", flags: LinuxConstants.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+    }
+
+    /// fstatat(2) straight from a C string: swift-system's Stat(_:relativeTo:)
+    /// takes a FilePath and converts it on every call, a measurable part of
+    /// a request.
+    private static func statAt(_ directory: CInt, _ path: UnsafePointer<CChar>, flags: CInt) throws(Errno) -> Stat {
+        var status = Glibc.stat()
+        _ = try systemCall { fstatat(directory, path, &status, flags) }
+        return Stat(rawValue: status)
     }
 
     /// `mkdirat`: creates directory `name` (mode less the umask).
