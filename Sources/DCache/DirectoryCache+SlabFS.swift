@@ -31,6 +31,15 @@ extension DirectoryCache {
         }
     }
 
+    /// Whether the kernel holds the inode a cached, valid, positive dentry
+    /// names: a listing with attributes then sends that entry without them.
+    /// Counts no hit and marks nothing referenced (the kernel's hold pins
+    /// the inode anyway).
+    public func kernelHoldsChild(of parent: NodeID, name: [UInt8]) -> Bool {
+        guard let child = cachedChild(of: parent, name: name) else { return false }
+        return (kernelLookups(of: child) ?? 0) > 0
+    }
+
     /// Whether the inode is still the one its (device, inode) identity
     /// finds: false once `unhashIdentity` took it out (its backing file was
     /// found gone), so that a cached dentry naming it is not trusted.

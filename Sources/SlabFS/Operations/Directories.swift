@@ -124,6 +124,20 @@ extension FileSystem {
             }
             var found: FoundEntry?
             if let name = entry.backingName {
+                if cache.kernelHoldsChild(of: parent.nodeID, name: name.bytes) {
+                    // The kernel holds it already: a node id of 0 tells it
+                    // the entry comes without attributes, so it adds no
+                    // dentry, takes no lookup count and needs no FORGET; the
+                    // entry costs it what a plain readdir's does.
+                    var parameters = fuse_entry_param()
+                    parameters.attr = status
+                    let length = entry.withCString {
+                        fuse_add_direntry_plus(request, start, space, $0, &parameters, off_t(entry.nextOffset))
+                    }
+                    if length > space { break }
+                    used += length
+                    continue
+                }
                 do {
                     // A negative dentry is wrong about a name the listing
                     // shows: ask the backing directory then.
@@ -138,18 +152,10 @@ extension FileSystem {
                 if found == nil { continue }
             }
             var parameters = fuse_entry_param()
-            if let held = found, (cache.kernelLookups(of: held.inode.nodeID) ?? 0) > 0 {
-                // The kernel holds this inode already: a node id of 0 tells
-                // it the entry comes without attributes, so it adds no
-                // dentry, takes no lookup count and needs no FORGET. The
-                // listing then costs it what a plain readdir does.
-                held.discard()
-                found = nil
-            }
             if let found {
                 parameters = entryParameters(found)
             } else {
-                parameters.attr = status  // "." and "..", or held: no node, no count
+                parameters.attr = status  // "." and "..": no node, no count
             }
             let length = entry.withCString {
                 fuse_add_direntry_plus(request, start, space, $0, &parameters, off_t(entry.nextOffset))
