@@ -89,7 +89,7 @@ extension FileSystem {
     }
 
     /// Whether the directory open as `descriptor` has been removed.
-    private func isRemoved(_ descriptor: FileDescriptor) -> Bool {
+    func isRemoved(_ descriptor: FileDescriptor) -> Bool {
         (try? descriptor.statDescriptor().rawValue.st_nlink == 0) ?? false
     }
 

@@ -25,10 +25,20 @@ extension FileSystem {
 
     /// Asks the backing directory, and records the answer in the cache.
     func lookUpBacking(_ name: BackingName, in parent: InodeReference, directory: FileDescriptor?) throws -> FoundEntry? {
-        let found: (stat: Stat, identity: BackingIdentity)
-        do {
-            found = try withDirectory(parent, directory) { try lookUpIdentity(name, in: $0) }
-        } catch Errno.noSuchFileOrDirectory {
+        // "No such entry" comes back as nil, not as a thrown error: every
+        // create starts with such a lookup, and an error thrown through the
+        // untyped closure would be boxed and cast back.
+        let found = try withDirectory(parent, directory) { directory -> (stat: Stat, identity: BackingIdentity)? in
+            do throws(Errno) {
+                return try lookUpIdentity(name, in: directory)
+            } catch .noSuchFileOrDirectory {
+                // Unless the directory itself is gone (removed behind the
+                // mount): then `withPath` turns this into ESTALE.
+                if isRemoved(directory) { throw Errno.noSuchFileOrDirectory }
+                return nil
+            }
+        }
+        guard let found else {
             if cache.negativeLimit > 0 {
                 try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: cacheTimeout)
             }

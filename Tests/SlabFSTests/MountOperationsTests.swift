@@ -232,6 +232,12 @@ struct MountOperationsTests {
         #expect(mkdir(mount.backing("dir"), 0o755) == 0)
         try writeFile(mount.mounted("dir/new"), "new")
         #expect(try readFile(mount.backing("dir/new")) == "new")
+        // And a name made behind the mount in such a directory is found.
+        #expect(mkdir(mount.mounted("other"), 0o755) == 0)
+        #expect(fileStatus(mount.mounted("other/missing")).failureErrno == ENOENT)
+        #expect(rmdir(mount.backing("other")) == 0 && mkdir(mount.backing("other"), 0o755) == 0)
+        try writeFile(mount.backing("other/made"), "made")
+        #expect(try readFile(mount.mounted("other/made")) == "made")
     }
 
     @Test("control attributes on the root: slabinfo, stats, reclaim and compact; bad values are EINVAL")
