@@ -107,11 +107,12 @@ extension DirectoryCache {
         while before - residentPages < target && rounds < 8 {
             rounds += 1
             let roundStart = residentPages
-            let wanted = target - (before - residentPages)
             let caches = [dentries, inodes]
             let statistics = caches.map { $0.statistics() }
             let pages = statistics.reduce(0) { $0 + $1.pages }
             guard pages > 0 else { break }
+            // At most everything (a target of Int.max means "all you can").
+            let wanted = min(target - (before - residentPages), pages)
             for (cache, st) in zip(caches, statistics) where st.pages > 0 {
                 let share = (wanted * st.pages + pages - 1) / pages
                 let slabsKept = max(0, st.totalSlabs - (share + st.pagesPerSlab - 1) / st.pagesPerSlab)
@@ -298,6 +299,13 @@ extension DirectoryCache {
         }
     }
 
+    /// The referenced bit is set, or this call spent it (see above).
+    private func usedSinceLastCall(_ raw: UnsafeMutableRawPointer, referencedBit: UInt32) -> Bool {
+        let epoch = UInt32(reclaimEpoch.load(ordering: .relaxed) & 0xFFFF)
+        let flags = slab_load_u32(raw + 4, Int32(SLAB_RELAXED))
+        return flags & referencedBit != 0 || (flags >> 8) & 0xFFFF == epoch
+    }
+
     /// Whether the kernel holds the node (its dentry must then stay: kicking
     /// the kernel's copy needs the name).
     func isKernelHeld(_ id: NodeID?) -> Bool {
@@ -433,8 +441,11 @@ extension DirectoryCache {
                 guard requests.count < limit else { return }
                 let dentry = DentryObject(raw)
                 guard let child = dentry.child else { return }
+                // Without secondChance (after a reclaim walk), an object whose
+                // bit that walk just spent was used since the last call too:
+                // kicking it would send the kernel's hot entries away.
                 let dentryUsed = secondChance ? dentry.clearFlags(DentryObject.referenced)
-                                              : dentry.flags & DentryObject.referenced != 0
+                                              : usedSinceLastCall(raw, referencedBit: DentryObject.referenced)
                 let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
                     guard let object = slot?.pointee.object else { return false }
                     let inode = InodeObject(object)
@@ -443,7 +454,7 @@ extension DirectoryCache {
                         return false
                     }
                     let inodeUsed = secondChance ? inode.clearFlags(InodeObject.referenced)
-                                                 : inode.flags & InodeObject.referenced != 0
+                                                 : usedSinceLastCall(object, referencedBit: InodeObject.referenced)
                     return !inodeUsed
                 }
                 if onlyKernel && !dentryUsed { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }
