@@ -623,6 +623,7 @@ class Bench:
             drop_caches()
             time.sleep(1.0)
             res["after_new"], st_new = zipf(seq3)
+            res["distinct_run3"] = len(set(seq3)) + ndirs
             res["pages_end_new"] = resident_pages(st_new)
             res["evicted_during_new"] = evicted(st_new) - evicted(st_end)
         if d.stop_note:
@@ -640,14 +641,36 @@ class Bench:
                     ("default", [])]
         out = []
         for name, extra in policies:
-            try:
-                out.append(self.reclaim_policy(name, extra, a.files, seq1, seq2, seq3))
-            except Interrupted:
-                raise
-            except Exception as e:
-                log(f"    ERROR: {e}")
-                self.errors.append({"round": "reclaim", "target": name, "error": str(e)})
+            # Another process's drop_caches (mount tests on a shared machine)
+            # makes the kernel let go mid-run: fewer files pinned at the cut,
+            # extra lookups in run 3. Such a run is repeated, twice at most,
+            # and the table keeps a warning if the last one was disturbed too.
+            for attempt in range(1, 4):
+                try:
+                    r = self.reclaim_policy(name, extra, a.files, seq1, seq2, seq3)
+                except Interrupted:
+                    raise
+                except Exception as e:
+                    log(f"    ERROR: {e}")
+                    self.errors.append({"round": "reclaim", "target": name, "error": str(e)})
+                    break
+                r["attempt"] = attempt
+                if not disturbed(r) or attempt == 3:
+                    out.append(r)
+                    break
+                log(f"    the kernel let go of entries mid-run ({'; '.join(disturbed(r))}): again")
         return out
+
+
+def disturbed(r):
+    """Why a reclaim run was disturbed by the kernel letting go of entries
+    mid-run (each file reaches the daemon once per run otherwise)."""
+    why = []
+    if r.get("distinct_run1") and r["before"]["lookups"] > r["distinct_run1"] * 1.01:
+        why.append(f"run 1 sent {r['before']['lookups']} lookups for {r['distinct_run1']} files and directories")
+    if r.get("distinct_run3") and r.get("after_new") and r["after_new"]["lookups"] > r["distinct_run3"] * 1.01:
+        why.append(f"run 3 sent {r['after_new']['lookups']} lookups for {r['distinct_run3']} files and directories")
+    return why
 
 
 def summarize(runs, n):
@@ -792,10 +815,12 @@ def table_reclaim(rec, args):
                  "(no change for 1 s); hit rate after: daemon lookups answered from the cache during Zipf run 2 (the replay); "
                  "new draw: the same during Zipf run 3")
     for r in rec:
-        if r.get("distinct_run1") and r["before"]["lookups"] > r["distinct_run1"] * 1.01:
-            lines.append(f"  WARNING {r['policy']}: run 1 sent {r['before']['lookups']} lookups for {r['distinct_run1']} "
-                         f"files and directories: the kernel let go of entries during the run (memory pressure or another process's "
-                         f"drop_caches), so fewer files were pinned at the cut; compare this run's rows with care")
+        if disturbed(r):
+            lines.append(f"  WARNING {r['policy']}: {'; '.join(disturbed(r))}: the kernel let go of entries mid-run "
+                         f"(memory pressure or another process's drop_caches) in all {r.get('attempt', 1)} attempts; "
+                         f"compare this row with care")
+        elif r.get("attempt", 1) > 1:
+            lines.append(f"  {r['policy']}: attempt {r['attempt']} (the earlier ones were disturbed by the kernel letting go mid-run)")
     for r in rec:
         b = r["before"]
         hr = "-" if b["hit_rate"] is None else f"{b['hit_rate']:.3f}"
@@ -864,6 +889,9 @@ def targets_check(main, rec, skip=()):
         r4 = lambda v: v if v is None else round(v, 4)  # noqa: E731
         add("reclaim: default hit rate after the cut > lru's (new draw; replay not lower)", ok,
             f"new draw: default {r4(dn)} vs lru {r4(ln)}; replay: default {r4(dh)} vs lru {r4(lh)}")
+        if disturbed(l) or disturbed(d):
+            checks[-1]["detail"] += " (a disturbed run: see the WARNING above)"
+            checks[-2]["detail"] += " (a disturbed run: see the WARNING above)"
     elif "reclaim" not in skip:
         add("reclaim comparison", False, "lru or default run missing")
     return checks
