@@ -6,7 +6,9 @@
 # lines for the targets. A benchmark: a MISS never fails it.
 #
 #   mount-tests/bench.sh [--quick] [--json] [--repetitions R] [--large N]
-#                        [--files N] [--stats N] [--update-readme-charts] ...
+#                        [--files N] [--stats N] [--only reclaim]
+#                        [--backing tmpfs|ext4-image | --dir DIR]
+#                        [--update-readme-charts] ...
 #   mount-tests/bench.sh --help
 #
 # Needs root (mounts, /proc/sys/vm/drop_caches). Builds slabfs in release
@@ -28,15 +30,19 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 ON_DIR=""
+BACKING=tmpfs
 prev=""
 for arg in "$@"; do
     case $arg in
         -h|--help) exec "$PYTHON" "$BENCH/driver.py" --help ;;
         --dir=*) ON_DIR=${arg#--dir=} ;;
+        --backing=*) BACKING=${arg#--backing=} ;;
     esac
     [[ $prev == --dir ]] && ON_DIR=$arg
+    [[ $prev == --backing ]] && BACKING=$arg
     prev=$arg
 done
+[[ -n $ON_DIR ]] && BACKING=dir
 # Check the command line before building anything.
 "$PYTHON" "$BENCH/driver.py" --parse-only "$@" --outdir "$OUT" --repo "$REPO" || exit 2
 
@@ -81,7 +87,7 @@ cleanup() {
         for _ in $(seq 1 25); do our_daemon "$pid" "$mnt" || break; sleep 0.2; done
         our_daemon "$pid" "$mnt" && kill -KILL "$pid" 2>/dev/null
     done
-    # Then the loop-mounted image (or the tree under --dir).
+    # Then the tmpfs or loop-mounted image (or the tree under --dir).
     if is_mounted "$WORK/fs"; then
         umount "$WORK/fs" 2>/dev/null || { sleep 1; umount "$WORK/fs" 2>/dev/null; } || umount -l "$WORK/fs" 2>/dev/null || true
     fi
@@ -125,17 +131,30 @@ WORK=$(mktemp -d "$BASE/slabfs-bench.XXXXXX")
 mkdir -p "$WORK/bin" "$WORK/logs" "$OUT"
 : > "$WORK/daemons"
 
-# Where the trees go. By default a fresh ext4 image, loop-mounted: native and
-# every backing directory on one filesystem with no history. (This machine's
-# root filesystem has no journal, so ext4 skips inodes deleted in the last
-# minutes when it allocates: every create scans past what the previous run
-# unlinked, and create times depend on the order of the runs.) --dir DIR
-# runs on DIR's filesystem instead.
-if [[ -n $ON_DIR ]]; then
+# Where the trees go (native's, and every daemon's backing directory).
+# By default a tmpfs mounted here for this run: on this VM's ext4 disk a
+# create costs 200-600 us and varies wildly, which swamps the daemons'
+# differences (a tmpfs create is ~4 us), and a fresh tmpfs has no history.
+# --backing ext4-image: a fresh loop-mounted ext4 image (a real on-disk
+# filesystem without the root filesystem's history: it has no journal, so
+# ext4 skips inodes deleted in the last minutes when it allocates, and create
+# times would depend on the order of the runs). --dir DIR: DIR's filesystem
+# as it is (a plain disk directory).
+case $BACKING in
+dir)
     [[ -d $ON_DIR ]] || die "--dir $ON_DIR is not a directory"
     FS=$(mktemp -d "$ON_DIR/slabfs-bench.XXXXXX")
     echo "$FS" > "$WORK/rmdir"
-else
+    ;;
+tmpfs)
+    # Inodes: the large round (200,000 files) plus slack; size: the 4 KiB
+    # files and directories need far less, tmpfs takes pages only as used.
+    mkdir "$WORK/fs"
+    mount -t tmpfs -o size=4G,nr_inodes=2000000,mode=0755 slabfs-bench "$WORK/fs" \
+        || die "cannot mount a tmpfs on $WORK/fs (use --dir DIR)"
+    FS="$WORK/fs"
+    ;;
+ext4-image)
     command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 is missing (apt-get install e2fsprogs), or use --dir DIR"
     truncate -s 16G "$WORK/ext4.img"
     mkfs.ext4 -q -F -N 2000000 -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/ext4.img" \
@@ -143,7 +162,9 @@ else
     mkdir "$WORK/fs"
     mount -o loop "$WORK/ext4.img" "$WORK/fs" || die "cannot loop-mount the ext4 image (use --dir DIR)"
     FS="$WORK/fs"
-fi
+    ;;
+*) die "--backing $BACKING: tmpfs or ext4-image (or --dir DIR)" ;;
+esac
 
 # slabfs
 if [[ -n ${SLABFS_BIN:-} ]]; then

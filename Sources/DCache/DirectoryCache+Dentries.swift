@@ -111,17 +111,41 @@ extension DirectoryCache {
     /// names what the old one did; with `exchange`, and the other way round.
     public func rename(from source: (parent: NodeID, name: [UInt8]), to target: (parent: NodeID, name: [UInt8]),
                        exchange: Bool, entryTimeout: Double) {
-        let sourceChild = child(of: source.parent, name: source.name)
-        let targetChild = child(of: target.parent, name: target.name)
-        if let sourceChild {
-            try? setDentry(parent: target.parent, name: target.name, child: sourceChild, timeout: entryTimeout)
+        // Held, not just named: reclaim could otherwise free a child (and
+        // its id be reissued) between reading it and repointing the name.
+        let sourceChild = retainedChild(of: source.parent, name: source.name)
+        let targetChild = retainedChild(of: target.parent, name: target.name)
+        defer {
+            sourceChild?.release()
+            targetChild?.release()
+        }
+        if let sourceChild,
+           (try? setDentry(parent: target.parent, name: target.name, child: sourceChild.nodeID,
+                           timeout: entryTimeout)) == true {
         } else {
             invalidate(parent: target.parent, name: target.name)
         }
-        if exchange, let targetChild {
-            try? setDentry(parent: source.parent, name: source.name, child: targetChild, timeout: entryTimeout)
+        if exchange, let targetChild,
+           (try? setDentry(parent: source.parent, name: source.name, child: targetChild.nodeID,
+                           timeout: entryTimeout)) == true {
         } else {
             invalidate(parent: source.parent, name: source.name)
+        }
+    }
+
+    /// The inode a live, positive dentry names, with a reference taken while
+    /// the dentry's own still keeps it cached (under the dentry's stripe).
+    func retainedChild(of parent: NodeID, name: [UInt8]) -> InodeReference? {
+        name.withUnsafeBytes { name in
+            let hash = DentryObject.hash(parent: parent, name: name)
+            return dentryTable.withStripe(hash) { stripe in
+                guard let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }),
+                      let id = DentryObject(raw).child else { return nil }
+                return nodeTable.withSlot(id) { slot in
+                    guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return nil }
+                    return InodeReference(InodeObject(object), cache: self)
+                }
+            }
         }
     }
 
@@ -138,40 +162,50 @@ extension DirectoryCache {
 
     /// Creates or repoints the dentry (parent, name). A dentry holds a
     /// stable reference on its parent and, when positive, on its child.
-    func setDentry(parent: NodeID, name: [UInt8], child: NodeID?, timeout: Double) throws {
+    /// Returns false, changing nothing, if `child` is no longer cached (a
+    /// caller that holds no reference on it can lose it to reclaim).
+    @discardableResult
+    func setDentry(parent: NodeID, name: [UInt8], child: NodeID?, timeout: Double) throws -> Bool {
         let expiry = clock.expiry(after: timeout)
-        try name.withUnsafeBytes { name in
+        return try name.withUnsafeBytes { name in
             let hash = DentryObject.hash(parent: parent, name: name)
-            let created: Bool = try dentryTable.withStripe(hash) { stripe in
+            let outcome: (set: Bool, created: Bool) = try dentryTable.withStripe(hash) { stripe in
                 if let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }) {
                     let dentry = DentryObject(raw)
                     let old = dentry.child
+                    if old != child, let child, !addStableReference(to: child) { return (false, false) }
                     dentry.expiry = expiry
                     dentry.setFlags(DentryObject.referenced)
                     if old != child {
-                        if let child { addStableReference(to: child) }
                         dentry.child = child
                         if let old { dropStableReference(to: old) }
                         if old == nil { counters.bump(.negativeDentries, by: -1) }
                         if child == nil { counters.bump(.negativeDentries) }
                     }
-                    return false
+                    return (true, false)
                 }
                 guard addStableReference(to: parent) else { throw DCacheError.parentNotCached(parent) }
-                guard let raw = dentries.allocate() else {
+                if let child, !addStableReference(to: child) {
                     dropStableReference(to: parent)
+                    return (false, false)
+                }
+                let dropReferences = {
+                    if let child { self.dropStableReference(to: child) }
+                    self.dropStableReference(to: parent)
+                }
+                guard let raw = dentries.allocate() else {
+                    dropReferences()
                     throw DCacheError.outOfMemory
                 }
                 var longName: UnsafeMutableRawPointer?
                 if name.count > DentryObject.inlineNameBytes {
                     guard let memory = longNames.allocate() else {
                         dentries.free(raw)
-                        dropStableReference(to: parent)
+                        dropReferences()
                         throw DCacheError.outOfMemory
                     }
                     longName = memory
                 }
-                if let child { addStableReference(to: child) }
                 let dentry = DentryObject(raw)
                 dentry.initialize(parent: parent, name: name, hash: hash, child: child, longName: longName,
                                   expiry: expiry)
@@ -187,9 +221,10 @@ extension DirectoryCache {
                     dentry.setFlags(DentryObject.onLRU)
                     dentryLRU.withLock { $0.append(entry) }
                 }
-                return true
+                return (true, true)
             }
-            if created { noteGrowth() }
+            if outcome.created { noteGrowth() }
+            return outcome.set
         }
     }
 

@@ -27,7 +27,18 @@ extension SlabCache {
         maintenance.withLock { reclaimLocked(pages: target) }
     }
 
-    func reclaimLocked(pages target: Int) -> ReclaimResult {
+    /// The same walk, stopping after `objects` objects freed, and freeing up
+    /// to `perSlab` unused objects from a slab with objects in use instead of
+    /// `configuration.circulation`. For an owner that compacts afterwards:
+    /// it frees the number of objects that compaction needs to free the pages
+    /// it wants, from the oldest slabs, in one walk instead of a couple of
+    /// objects per slab per walk.
+    public func reclaim(pages target: Int, objects: Int, perSlab: Int) -> ReclaimResult {
+        maintenance.withLock { reclaimLocked(pages: target, objects: objects, perSlab: perSlab) }
+    }
+
+    func reclaimLocked(pages target: Int, objects maxObjects: Int = .max, perSlab: Int? = nil) -> ReclaimResult {
+        let perSlab = perSlab ?? configuration.circulation
         drainThreadCaches()
         let pagesPerSlab = configuration.slabSize / systemPageSize
         var result = ReclaimResult()
@@ -38,10 +49,11 @@ extension SlabCache {
         }
         result.pagesFreed = result.slabsFreed * pagesPerSlab
 
-        for slab in order where result.pagesFreed < target {
+        for slab in order where result.pagesFreed < target && result.objectsFreed < maxObjects {
             guard let carved = isolateForReclaim(slab) else { continue }
             result.slabsScanned += 1
-            let freed = freeUnusedObjects(of: slab, carved: carved)
+            let freed = freeUnusedObjects(of: slab, carved: carved, perSlab: perSlab,
+                                          atMost: maxObjects - result.objectsFreed)
             let released = lists.withLock { lists in
                 for object in freed { lists.give(back: object) }
                 return lists.place(slab, keepEmpty: false)
@@ -75,7 +87,8 @@ extension SlabCache {
     /// use, else up to `circulation`) and runs the destructor on each. Runs
     /// without the lists lock: reading the count of a slot that is free, or
     /// freed meanwhile, reads 0 and is skipped.
-    private func freeUnusedObjects(of slab: Int32, carved: Int32) -> [UnsafeMutableRawPointer] {
+    private func freeUnusedObjects(of slab: Int32, carved: Int32, perSlab: Int,
+                                   atMost: Int) -> [UnsafeMutableRawPointer] {
         let base = lists.withLock { $0.slabBase(slab) }
         let stride = configuration.objectStride
         var unused: [UnsafeMutableRawPointer] = []
@@ -96,12 +109,12 @@ extension SlabCache {
                 willing = unused.filter { shouldReclaim($0) }
             } else {
                 willing = []
-                for object in unused where willing.count < configuration.circulation {
+                for object in unused where willing.count < min(perSlab, atMost) {
                     if shouldReclaim(object) { willing.append(object) }
                 }
             }
         }
-        let limit = inUse == 0 && willing.count == unused.count ? willing.count : configuration.circulation
+        let limit = min(atMost, inUse == 0 && willing.count == unused.count ? willing.count : perSlab)
         var freed: [UnsafeMutableRawPointer] = []
         for object in willing where freed.count < limit {
             guard ObjectReference(object).tryFreeze() else { continue }

@@ -66,6 +66,13 @@ extension SlabCache {
     /// whenever there is room (the partial lists are kept sorted by fill, so
     /// there is nothing to sort first).
     public func shrink() -> ShrinkResult {
+        shrink(fillBelow: configuration.shrinkFillRatio)
+    }
+
+    /// `shrink()` with another fill threshold: 1.0 compacts every partial
+    /// slab whose objects fit elsewhere (for an owner that wants pages back
+    /// and would rather move objects than free them).
+    public func shrink(fillBelow ratio: Double) -> ShrinkResult {
         maintenance.withLock {
             drainThreadCaches()
             let pagesPerSlab = configuration.slabSize / systemPageSize
@@ -73,7 +80,7 @@ extension SlabCache {
             let limit: Int32 = lists.withLock { lists in
                 lists.bump(.shrinks)
                 result.emptySlabsReleased = lists.releaseEmptySlabs()
-                return Int32((configuration.shrinkFillRatio * Double(lists.objectsPerSlab)).rounded(.up))
+                return Int32((min(max(ratio, 0), 1) * Double(lists.objectsPerSlab)).rounded(.up))
             }
             var tried = Set<Int32>()
             while let slab = lists.withLock({ $0.compactionSource(below: limit, skipping: tried) }) {

@@ -454,21 +454,38 @@ struct SlabLists: @unchecked Sendable {
     /// in the free slots of partial slabs at least as full; nil when none
     /// does (a denser slab would fit even less).
     func compactionSource(below limit: Int32, skipping tried: Set<Int32>) -> Int32? {
-        guard let source = partialSlabsSparsestFirst(below: limit).first(where: { !tried.contains($0) }) else {
-            return nil
-        }
-        let inUse = descriptors[Int(source)].inUse
-        var room = 0
-        var bucket = inUse
-        while bucket <= partialTop {
+        // Walks stop as soon as they have their answer: shrink calls this once
+        // per slab it vacates, and building every list each time made a
+        // shrink of n partial slabs cost n^2.
+        var source = SlabLists.none
+        var bucket: Int32 = 1
+        search: while bucket < min(limit, objectsPerSlab) {
             var slab = partialHeads[Int(bucket)]
             while slab != SlabLists.none {
-                if slab != source { room += Int(objectsPerSlab - bucket) }
+                if !tried.contains(slab) {
+                    source = slab
+                    break search
+                }
                 slab = descriptors[Int(slab)].next
             }
             bucket += 1
         }
-        return room >= Int(inUse) ? source : nil
+        guard source != SlabLists.none else { return nil }
+        let inUse = descriptors[Int(source)].inUse
+        // Room in the fullest slabs first: they are the destinations, and a
+        // few of them usually suffice.
+        var room = 0
+        bucket = partialTop
+        while bucket >= inUse && bucket >= 1 {
+            var slab = partialHeads[Int(bucket)]
+            while slab != SlabLists.none {
+                if slab != source { room += Int(objectsPerSlab - bucket) }
+                if room >= Int(inUse) { return source }
+                slab = descriptors[Int(slab)].next
+            }
+            bucket -= 1
+        }
+        return nil
     }
 
     /// Allocated slots of a slab, as addresses.

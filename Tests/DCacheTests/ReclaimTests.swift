@@ -135,6 +135,25 @@ struct ReclaimTests {
         }
     }
 
+    @Test("with migration, pages that compaction alone can free cost no eviction")
+    func compactionBeforeEviction() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        try populate(cache, files: 4096)
+        // Every other dentry goes: dentry slabs half full, every inode kept.
+        for i in stride(from: 0, to: 4096, by: 2) { cache.invalidate(parent: .root, name: name("f\(i)")) }
+        let dentrySlabs = cache.statistics().caches[0].totalSlabs
+        let report = cache.reclaim(pages: dentrySlabs / 4)
+        #expect(report.pagesFreed >= dentrySlabs / 4)
+        #expect(report.moves > 0)
+        #expect(report.evicted == 0)
+        for i in stride(from: 1, to: 4096, by: 2) {
+            let hit = try #require(expectHit(cache.lookup(parent: .root, name: name("f\(i)"))))
+            #expect(hit.identity == identity(1000 + UInt64(i)))
+            hit.release()
+        }
+    }
+
     @Test("the LRU baseline evicts from the cold end")
     func lruColdEnd() throws {
         let cache = try makeCache { $0.eviction = .lru }

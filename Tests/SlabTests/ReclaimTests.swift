@@ -135,4 +135,22 @@ struct ReclaimTests {
         #expect(stats.activeObjects == perSlab)
         cache._checkInvariants()
     }
+
+    @Test("reclaim(pages:objects:perSlab:) frees past the circulation limit and stops at the object count")
+    func objectCount() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0; $0.circulation = 2 },
+                                  callbacks: table.callbacks(movable: false))
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = fill(cache, table: table, count: 3 * perSlab)
+        // One object in use in every slab: no slab can be freed whole.
+        for slab in 0..<3 { #expect(ObjectReference(objects[slab * perSlab]).tryRetain()) }
+        let wanted = perSlab + perSlab / 2
+        let result = cache.reclaim(pages: .max, objects: wanted, perSlab: .max)
+        #expect(result.objectsFreed == wanted)
+        #expect(result.pagesFreed == 0)
+        #expect(table.count == 3 * perSlab - wanted)
+        for slab in 0..<3 { #expect(ObjectReference(objects[slab * perSlab]).count == 2) }
+        cache._checkInvariants()
+    }
 }

@@ -97,4 +97,30 @@ struct VacateTests {
         }
         cache._checkInvariants()
     }
+
+    @Test("shrink(fillBelow: 1) packs slabs that the default ratio leaves alone, moving and freeing nothing else")
+    func shrinkFillBelowOne() throws {
+        let table = ObjectTable()
+        let cache = try makeCache(configure: { $0.emptySlabsKept = 0; $0.shrinkFillRatio = 0.3 },
+                                  callbacks: table.callbacks(movable: true))
+        let perSlab = cache.configuration.objectsPerSlab
+        let objects = fill(cache, table: table, count: 4 * perSlab)
+        // Every slab half full: above the default ratio.
+        for (i, object) in objects.enumerated() where i % 2 != 0 {
+            cache.free(table.remove(TestObject.id(object))!)
+        }
+        let live = table.count
+        #expect(cache.shrink().moved == 0)
+        let result = cache.shrink(fillBelow: 1)
+        #expect(result.freed == 0)
+        #expect(result.moved > 0)
+        #expect(table.count == live)
+        #expect(cache.statistics().totalSlabs == (live + perSlab - 1) / perSlab)
+        for id in table.entries.withLock({ Array($0.keys) }) {
+            let object = try #require(table.acquire(id))
+            #expect(TestObject.isIntact(object, id: id))
+            ObjectReference(object).release()
+        }
+        cache._checkInvariants()
+    }
 }

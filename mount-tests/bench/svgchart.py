@@ -137,7 +137,7 @@ def _fmt_count(v):
 
 def reclaim_chart(path, title, subtitle, policies):
     """policies: list of dicts with name, pages_freed, objects_evicted,
-    util_before, util_after, hit_rate_after (hit rate may be None)."""
+    util_before, util_after, hit_rate_after, hit_rate_new (hit rates may be None)."""
     width, height = 1000, 500
     top, bottom = 100, 90
     body = [_text(width / 2, 24, title, 16, "middle", "bold"),
@@ -211,7 +211,8 @@ def reclaim_chart(path, title, subtitle, policies):
     gw = rw / max(1, len(policies))
     metrics = [("util_before", "utilization before the cut", "#bbbbbb"),
                ("util_after", "utilization after (policy colour)", None),
-               ("hit_rate_after", "hit rate after", "#444444")]
+               ("hit_rate_after", "hit rate after (replay of run 1)", "#444444"),
+               ("hit_rate_new", "hit rate after (new draw)", "#999999")]
     bw = min(30, (gw - 20) / len(metrics))
     for i, p in enumerate(policies):
         color = PALETTE[i % len(PALETTE)]
