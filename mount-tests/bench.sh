@@ -30,7 +30,7 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 ON_DIR=""
-BACKING=tmpfs
+BACKING=ext4-image
 prev=""
 for arg in "$@"; do
     case $arg in
@@ -132,14 +132,16 @@ mkdir -p "$WORK/bin" "$WORK/logs" "$OUT"
 : > "$WORK/daemons"
 
 # Where the trees go (native's, and every daemon's backing directory).
-# By default a tmpfs mounted here for this run: on this VM's ext4 disk a
-# create costs 200-600 us and varies wildly, which swamps the daemons'
-# differences (a tmpfs create is ~4 us), and a fresh tmpfs has no history.
-# --backing ext4-image: a fresh loop-mounted ext4 image (a real on-disk
-# filesystem without the root filesystem's history: it has no journal, so
-# ext4 skips inodes deleted in the last minutes when it allocates, and create
-# times would depend on the order of the runs). --dir DIR: DIR's filesystem
-# as it is (a plain disk directory).
+# By default a fresh loop-mounted ext4 image: a real on-disk filesystem,
+# where "stat, cold" means what it says (drop_caches empties the backing
+# filesystem's dentry and inode caches too, so a daemon that asks the backing
+# directory pays for it), without the root filesystem's history (it has no
+# journal, so ext4 skips inodes deleted in the last minutes when it
+# allocates, and create times there vary 10-600 us with the order of runs).
+# --backing tmpfs: a tmpfs mounted here for this run (creates in RAM, ~4 us:
+# the daemons' own costs, nothing of the disk's; but tmpfs keeps its dentries
+# through drop_caches, so a cold stat costs the backing nothing).
+# --dir DIR: DIR's filesystem as it is (a plain disk directory).
 case $BACKING in
 dir)
     [[ -d $ON_DIR ]] || die "--dir $ON_DIR is not a directory"

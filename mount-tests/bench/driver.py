@@ -967,8 +967,9 @@ def environment(args):
 
 
 OPTIONS_NOTE = """mount options (kernel-cache-relevant):
-  slabfs          its defaults: default_permissions, entry/attr timeout 1 s, readdirplus (auto), cache_readdir+keep_cache
-                  on directories, no writeback cache, multi-threaded loop
+  slabfs          its defaults: default_permissions, entry/attr timeout 1 s (the kernel's), cache timeout 60 s (its own
+                  cache's), readdirplus (auto), cache_readdir+keep_cache on directories, keep_cache on files, no writeback
+                  cache, no FLUSH after the first over a local filesystem, one request thread (--threads 1)
   passthrough_ll  its defaults (cache=auto: entry/attr timeout 1 s, readdirplus, no cache_readdir/keep_cache, no writeback,
                   multi-threaded) plus -o default_permissions to match slabfs; one O_PATH descriptor per inode
                   (facts.md measured -o cache=always separately: 86400 s timeouts, keep_cache and cache_readdir)
@@ -990,9 +991,10 @@ def main():
   large    the same with N=--large files, native and slabfs only, one repetition
   reclaim  slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
            Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again
-By default native's tree and every backing directory go on a tmpfs the bench mounts under its work directory
-(and unmounts on exit): on this VM a create on the ext4 disk costs 200-600 us and varies wildly, which swamps the
-daemons' differences; --backing ext4-image uses a fresh loop-mounted ext4 image, --dir DIR a plain directory. Output: the table (stdout, or
+By default native's tree and every backing directory go on a fresh loop-mounted ext4 image (an on-disk filesystem,
+so that drop_caches makes the backing directory's lookups cold too, without the history of this VM's root
+filesystem); --backing tmpfs uses a tmpfs the bench mounts (the daemons' own costs only; tmpfs keeps its dentries
+through drop_caches), --dir DIR a plain directory. Everything is unmounted on exit. Output: the table (stdout, or
 stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}.
 Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2000 files, 1 repetition, small reclaim tree")
@@ -1018,7 +1020,7 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--pll-opts", default="", help="extra -o options for passthrough_ll (e.g. cache=always)")
     ap.add_argument("--update-readme-charts", action="store_true", help="copy the SVG charts to docs/charts/")
     ap.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--backing", choices=["tmpfs", "ext4-image"], default="tmpfs",
+    ap.add_argument("--backing", choices=["tmpfs", "ext4-image"], default="ext4-image",
                     help="where native's tree and every backing directory go: a tmpfs mounted for the run (default) "
                          "or a fresh loop-mounted ext4 image")
     ap.add_argument("--dir", metavar="DIR",
