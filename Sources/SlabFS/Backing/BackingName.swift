@@ -22,6 +22,10 @@ public struct BackingName: Hashable, Sendable {
 
     /// The bytes followed by a NUL, so that a C call takes them as they are.
     let cString: [CChar]
+    /// The name's bytes, without the NUL: the cache's key. Kept, not made
+    /// from `cString` at each use: a request passes it to the cache several
+    /// times.
+    public let bytes: [UInt8]
 
     /// Checks and keeps a copy of `bytes`.
     public init(bytes: some Collection<UInt8>) throws(Errno) {
@@ -31,6 +35,7 @@ public struct BackingName: Hashable, Sendable {
         for byte in bytes { cString.append(CChar(bitPattern: byte)) }
         cString.append(0)
         self.cString = cString
+        self.bytes = Array(bytes)
     }
 
     /// Checks and keeps a copy of a NUL-terminated name, such as FUSE's.
@@ -50,11 +55,7 @@ public struct BackingName: Hashable, Sendable {
     /// listing, say), NUL included.
     init(unchecked cString: [CChar]) {
         self.cString = cString
-    }
-
-    /// The name's bytes, without the NUL.
-    public var bytes: [UInt8] {
-        cString.dropLast().map { UInt8(bitPattern: $0) }
+        self.bytes = cString.dropLast().map { UInt8(bitPattern: $0) }
     }
 
     /// Calls `body` with the name as a C string.

@@ -13,7 +13,7 @@ func slabfsGetattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
                 fs.replyAttributes(request, inode, cached)
                 return
             }
-            let attributes = try fs.refreshAttributes(inode, open: info.map { $0.pointee.fh })
+            let attributes = try fs.refreshAttributes(inode, open: info.map { $0.pointee.fh }, cached: cached)
             fs.replyAttributes(request, inode, attributes)
         }
     }
@@ -87,14 +87,18 @@ func slabfsAccess(_ request: fuse_req_t?, _ node: fuse_ino_t, _ mask: Int32) {
 extension FileSystem {
     /// Asks the backing file for its attributes (through the open handle if
     /// there is one) and caches them.
-    func refreshAttributes(_ inode: InodeReference, open handle: UInt64?) throws -> InodeAttributes {
+    /// `cached`: the stale attributes, if the caller has them (their file
+    /// type is still right: a type never changes).
+    func refreshAttributes(_ inode: InodeReference, open handle: UInt64?,
+                           cached: InodeAttributes? = nil) throws -> InodeAttributes {
         let status: stat
         if let handle, let descriptor = try? handles.descriptor(handle) {
             status = try descriptor.statDescriptor().rawValue
         } else {
             // A directory's descriptor is likely cached (its attributes are
             // asked for after every change in it); a file type never changes.
-            let isDirectory = mode_t(cache.attributes(of: inode).attributes.mode) & S_IFMT == S_IFDIR
+            let mode = (cached ?? cache.attributes(of: inode).attributes).mode
+            let isDirectory = mode_t(mode) & S_IFMT == S_IFDIR
             status = try withPath(inode, directory: isDirectory) { try $0.statDescriptor().rawValue }
         }
         let attributes = InodeAttributes(status)
