@@ -100,6 +100,14 @@ public enum Session {
         } else {
             let loop = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(loop, 0)
+            // libfuse's default is 10 workers that never exit. Requests here
+            // are short system calls: beyond a few per core more threads only
+            // cost memory (each has a stack, a request buffer of up to 1 MiB
+            // that large writes touch, and a malloc arena). Idle workers stay,
+            // so that the set does not churn (a new thread is a new arena).
+            let workers = UInt32(Session.workerThreads)
+            fuse_loop_cfg_set_max_threads(loop, workers)
+            fuse_loop_cfg_set_idle_threads(loop, workers)
             result = fuse_session_loop_mt(session, loop)
             fuse_loop_cfg_destroy(loop)
         }
@@ -112,6 +120,9 @@ public enum Session {
         }
         return 0
     }
+
+    /// Worker threads of the multi-threaded loop: two per core, at least 4.
+    static var workerThreads: Int { max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     private static func libfuseReason(_ fallback: String) -> String {
         LibfuseLog.shared.takeLastError() ?? fallback
