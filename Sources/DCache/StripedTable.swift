@@ -1,21 +1,29 @@
 import Glibc
 import Slab
 
-/// A hash table of object addresses, split into stripes that each have a
-/// lock (the "bucket lock" of the design). Open addressing with linear
-/// probing and backward-shift deletion; each slot keeps the object's 32-bit
-/// hash beside its address, so probing rarely touches objects and resizing
-/// never does. Keys live in the objects; callers compare them.
+/// A hash table of objects, split into stripes that each have a lock (the
+/// "bucket lock" of the design). Open addressing with linear probing and
+/// backward-shift deletion. A slot is 8 bytes: the object's 32-bit index in
+/// its slab region (`ObjectIndexer`) and its 32-bit hash, so probing rarely
+/// touches objects and resizing never does. Keys live in the objects;
+/// callers compare them.
+///
+/// Memory: a stripe's array is whole pages mapped for it (`TableMemory`),
+/// so a replaced array goes back to the system instead of staying behind
+/// as a hole in the heap, and it grows by a quarter when three quarters
+/// full (`grown`). The cost: a page per stripe once the table has a few
+/// hundred entries (512 KiB for the two tables).
 final class StripedTable: @unchecked Sendable {
     static let stripeCount = 64
 
     private let locks: [Lock]
     private let stripes: UnsafeMutablePointer<Stripe>
 
-    init() {
+    init(objectsOf cache: SlabCache) {
+        let indexer = ObjectIndexer(cache)
         locks = (0..<StripedTable.stripeCount).map { _ in Lock() }
         stripes = .allocate(capacity: StripedTable.stripeCount)
-        stripes.initialize(repeating: Stripe(), count: StripedTable.stripeCount)
+        stripes.initialize(repeating: Stripe(indexer), count: StripedTable.stripeCount)
     }
 
     deinit {
@@ -23,6 +31,7 @@ final class StripedTable: @unchecked Sendable {
         stripes.deallocate()
     }
 
+    /// The top 6 bits pick the stripe; the low 26 the home slot in it.
     static func stripeIndex(_ hash: UInt32) -> Int { Int(hash >> 26) }
 
     /// Runs `body` with the stripe that holds `hash`, under its lock.
@@ -48,43 +57,53 @@ final class StripedTable: @unchecked Sendable {
     /// Bytes of table memory (for per-entry accounting).
     var bytes: Int {
         var total = 0
-        forEachStripe { total += $0.capacity * (MemoryLayout<UInt>.stride + MemoryLayout<UInt32>.stride) }
+        forEachStripe { total += $0.capacity * MemoryLayout<UInt64>.stride }
         return total
     }
 
     struct Stripe {
+        private let indexer: ObjectIndexer
         private(set) var capacity = 0
         private(set) var count = 0
-        private var objects: UnsafeMutablePointer<UInt>?
-        private var hashes: UnsafeMutablePointer<UInt32>?
+        /// hash << 32 | object index; 0 is an empty slot.
+        private var slots: UnsafeMutablePointer<UInt64>?
+
+        init(_ indexer: ObjectIndexer) { self.indexer = indexer }
 
         func deallocate() {
-            objects?.deallocate()
-            hashes?.deallocate()
+            if let slots { TableMemory.deallocate(slots, bytes: capacity * 8) }
         }
 
-        private func home(_ hash: UInt32) -> Int { Int(hash) & (capacity - 1) }
+        /// Any capacity works: the low 26 bits of the hash scaled to it.
+        private func home(_ hash: UInt32) -> Int { Int((UInt64(hash & 0x03ff_ffff) &* UInt64(capacity)) >> 26) }
+
+        @inline(__always)
+        private func next(_ i: Int) -> Int { i + 1 == capacity ? 0 : i + 1 }
 
         /// The first object with this hash that `matches` accepts.
         func find(_ hash: UInt32, _ matches: (UnsafeMutableRawPointer) -> Bool) -> UnsafeMutableRawPointer? {
-            guard count > 0, let objects, let hashes else { return nil }
+            guard count > 0, let slots else { return nil }
             var i = home(hash)
-            while objects[i] != 0 {
-                if hashes[i] == hash, let object = UnsafeMutableRawPointer(bitPattern: objects[i]), matches(object) {
+            while slots[i] != 0 {
+                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash,
+                   let object = indexer.object(UInt32(truncatingIfNeeded: slots[i])), matches(object) {
                     return object
                 }
-                i = (i + 1) & (capacity - 1)
+                i = next(i)
             }
             return nil
         }
 
         mutating func insert(_ object: UnsafeMutableRawPointer, hash: UInt32) {
             if (count + 1) * 4 > capacity * 3 { grow() }
-            var i = home(hash)
-            while objects![i] != 0 { i = (i + 1) & (capacity - 1) }
-            objects![i] = UInt(bitPattern: object)
-            hashes![i] = hash
+            place(UInt64(hash) << 32 | UInt64(indexer.index(object)))
             count += 1
+        }
+
+        private func place(_ entry: UInt64) {
+            var i = home(UInt32(truncatingIfNeeded: entry >> 32))
+            while slots![i] != 0 { i = next(i) }
+            slots![i] = entry
         }
 
         /// Removes this very object (not merely an equal key).
@@ -100,22 +119,23 @@ final class StripedTable: @unchecked Sendable {
         @discardableResult
         mutating func replace(_ old: UnsafeMutableRawPointer, with new: UnsafeMutableRawPointer, hash: UInt32) -> Bool {
             guard let i = slot(of: old, hash: hash) else { return false }
-            objects![i] = UInt(bitPattern: new)
+            slots![i] = UInt64(hash) << 32 | UInt64(indexer.index(new))
             return true
         }
 
         /// Calls `body` with each object (order unspecified).
         func forEach(_ body: (UnsafeMutableRawPointer) -> Void) {
-            guard let objects else { return }
-            for i in 0..<capacity where objects[i] != 0 { body(UnsafeMutableRawPointer(bitPattern: objects[i])!) }
+            guard let slots else { return }
+            for i in 0..<capacity where slots[i] != 0 { body(indexer.object(UInt32(truncatingIfNeeded: slots[i]))!) }
         }
 
         private func slot(of object: UnsafeMutableRawPointer, hash: UInt32) -> Int? {
-            guard count > 0, let objects else { return nil }
+            guard count > 0, let slots else { return nil }
+            let entry = UInt64(hash) << 32 | UInt64(indexer.index(object))
             var i = home(hash)
-            while objects[i] != 0 {
-                if objects[i] == UInt(bitPattern: object) { return i }
-                i = (i + 1) & (capacity - 1)
+            while slots[i] != 0 {
+                if slots[i] == entry { return i }
+                i = next(i)
             }
             return nil
         }
@@ -123,40 +143,40 @@ final class StripedTable: @unchecked Sendable {
         /// Backward-shift deletion: later members of the run move up so that
         /// probing needs no tombstones.
         private mutating func deleteSlot(_ start: Int) {
-            let mask = capacity - 1
             var hole = start
-            var i = (start + 1) & mask
-            while objects![i] != 0 {
-                let want = home(hashes![i])
+            var i = next(start)
+            while slots![i] != 0 {
+                let want = home(UInt32(truncatingIfNeeded: slots![i] >> 32))
                 // Move i into the hole if its home is not in (hole, i].
-                let distanceToHole = (i - want) & mask
-                let distanceFromHole = (i - hole) & mask
-                if distanceToHole >= distanceFromHole {
-                    objects![hole] = objects![i]
-                    hashes![hole] = hashes![i]
+                let distanceToHome = (i - want + capacity) % capacity
+                let distanceFromHole = (i - hole + capacity) % capacity
+                if distanceToHome >= distanceFromHole {
+                    slots![hole] = slots![i]
                     hole = i
                 }
-                i = (i + 1) & mask
+                i = next(i)
             }
-            objects![hole] = 0
+            slots![hole] = 0
+        }
+
+        /// Whole pages: the first array is one (512 slots), and each growth
+        /// adds a quarter, at least a page. Small steps keep the load between
+        /// 0.6 and 0.75 (doubling leaves a table a quarter to a half empty);
+        /// moving each entry about four times over its life is the price.
+        static func grown(_ capacity: Int) -> Int {
+            let slotsPerPage = systemPageSize / 8
+            let pages = capacity / slotsPerPage
+            return (pages + max(1, pages / 4)) * slotsPerPage
         }
 
         private mutating func grow() {
             let oldCapacity = capacity
-            let oldObjects = objects
-            let oldHashes = hashes
-            capacity = max(16, capacity * 2)
-            objects = .allocate(capacity: capacity)
-            objects!.initialize(repeating: 0, count: capacity)
-            hashes = .allocate(capacity: capacity)
-            hashes!.initialize(repeating: 0, count: capacity)
-            count = 0
-            if let oldObjects, let oldHashes {
-                for i in 0..<oldCapacity where oldObjects[i] != 0 {
-                    insert(UnsafeMutableRawPointer(bitPattern: oldObjects[i])!, hash: oldHashes[i])
-                }
-                oldObjects.deallocate()
-                oldHashes.deallocate()
+            let oldSlots = slots
+            capacity = Self.grown(capacity)
+            slots = TableMemory.allocate(bytes: capacity * 8).bindMemory(to: UInt64.self, capacity: capacity)
+            if let oldSlots {
+                for i in 0..<oldCapacity where oldSlots[i] != 0 { place(oldSlots[i]) }
+                TableMemory.deallocate(oldSlots, bytes: oldCapacity * 8)
             }
         }
     }

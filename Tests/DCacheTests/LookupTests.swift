@@ -208,7 +208,7 @@ struct FragmentationMapTests {
     func populated() throws {
         let cache = try makeCache()
         try makeRoot(cache)
-        try populate(cache, files: 640)
+        try populate(cache, files: 1024)  // 12 slabs of 85 dentries
         let maps = cache.fragmentationMaps()
         #expect(maps.map(\.cache) == ["slabfs_dentry", "slabfs_inode"])
         #expect(maps[0].cells.hasPrefix("9999999999"))
