@@ -76,9 +76,9 @@ public final class DirectoryCache: @unchecked Sendable {
                               reserve: configuration.reservedBytes / 4)
         longHandles = try cache("slabfs_handle", InodeObject.longHandleObjectSize, reclaimable: false,
                                 reserve: configuration.reservedBytes / 4)
-        nodeTable = NodeTable(objectsOf: inodes)
-        identityTable = StripedTable(objectsOf: inodes)
-        dentryTable = StripedTable(objectsOf: dentries)
+        nodeTable = try NodeTable(objectsOf: inodes)
+        identityTable = try StripedTable(objectsOf: inodes) { DirectoryCache.hash(InodeObject($0).identity) }
+        dentryTable = try StripedTable(objectsOf: dentries) { DentryObject($0).hash }
         inodes.setCallbacks(inodeCallbacks())
         dentries.setCallbacks(dentryCallbacks())
         reclaimer.attach(self)

@@ -9,7 +9,7 @@ import Slab
 /// (node id, generation) pairs. The generation lives only here: the inode
 /// object does not repeat it.
 ///
-/// A slot is 8 bytes: the object's 32-bit index in the inode region
+/// A slot is 8 bytes: the object's 32-bit number in the inode region
 /// (`ObjectIndexer`) and the generation. Slots live in chunks mapped on
 /// demand and never moved, so a slot's address is stable. Slots are read
 /// and written under the stripe lock of their id (`withSlot`).
@@ -56,8 +56,8 @@ final class NodeTable: @unchecked Sendable {
 
     private static let chunkBytes = chunkSize * MemoryLayout<RawSlot>.stride
 
-    init(objectsOf cache: SlabCache) {
-        indexer = ObjectIndexer(cache)
+    init(objectsOf cache: SlabCache) throws(DCacheError) {
+        indexer = try ObjectIndexer(cache)
         locks = (0..<NodeTable.stripeCount).map { _ in Lock() }
         // Zero until a chunk is made: only the pages in use become resident.
         chunks = TableMemory.allocate(bytes: NodeTable.maximumChunks * 8)

@@ -3,27 +3,32 @@ import Slab
 
 /// A hash table of objects, split into stripes that each have a lock (the
 /// "bucket lock" of the design). Open addressing with linear probing and
-/// backward-shift deletion. A slot is 8 bytes: the object's 32-bit index in
-/// its slab region (`ObjectIndexer`) and its 32-bit hash, so probing rarely
-/// touches objects and resizing never does. Keys live in the objects;
-/// callers compare them.
+/// backward-shift deletion. Keys live in the objects; callers compare them.
+///
+/// A slot is 4 bytes: the object's number in its slab region
+/// (`ObjectIndexer`) and, in the bits the number leaves free, a tag of the
+/// hash's low bits, so that most probes of other keys are refused without
+/// touching their objects. The full hash, needed to re-place entries when
+/// deleting and growing, is `keyHash` of the object (its key is immutable
+/// while it is in the table).
 ///
 /// Memory: a stripe's array is whole pages mapped for it (`TableMemory`),
 /// so a replaced array goes back to the system instead of staying behind
 /// as a hole in the heap, and it grows by a quarter when three quarters
-/// full (`grown`). The cost: a page per stripe once the table has a few
-/// hundred entries (512 KiB for the two tables).
+/// full (`grown`). 32 stripes: each is a page (1024 slots) at 24,000
+/// entries, when locking does not need more on the few threads we run.
 final class StripedTable: @unchecked Sendable {
-    static let stripeCount = 64
+    static let stripeCount = 32
+    static let stripeShift = 27
 
     private let locks: [Lock]
     private let stripes: UnsafeMutablePointer<Stripe>
 
-    init(objectsOf cache: SlabCache) {
-        let indexer = ObjectIndexer(cache)
+    init(objectsOf cache: SlabCache, keyHash: @escaping @Sendable (UnsafeMutableRawPointer) -> UInt32) throws(DCacheError) {
+        let layout = Layout(try ObjectIndexer(cache), keyHash: keyHash)
         locks = (0..<StripedTable.stripeCount).map { _ in Lock() }
         stripes = .allocate(capacity: StripedTable.stripeCount)
-        stripes.initialize(repeating: Stripe(indexer), count: StripedTable.stripeCount)
+        stripes.initialize(repeating: Stripe(layout), count: StripedTable.stripeCount)
     }
 
     deinit {
@@ -31,8 +36,8 @@ final class StripedTable: @unchecked Sendable {
         stripes.deallocate()
     }
 
-    /// The top 6 bits pick the stripe; the low 26 the home slot in it.
-    static func stripeIndex(_ hash: UInt32) -> Int { Int(hash >> 26) }
+    /// The top bits pick the stripe; the low 26 the home slot in it.
+    static func stripeIndex(_ hash: UInt32) -> Int { Int(hash >> UInt32(stripeShift)) }
 
     /// Runs `body` with the stripe that holds `hash`, under its lock.
     @inline(__always)
@@ -57,21 +62,45 @@ final class StripedTable: @unchecked Sendable {
     /// Bytes of table memory (for per-entry accounting).
     var bytes: Int {
         var total = 0
-        forEachStripe { total += $0.capacity * MemoryLayout<UInt64>.stride }
+        forEachStripe { total += $0.capacity * MemoryLayout<UInt32>.stride }
         return total
     }
 
+    /// How slots encode objects, shared by the stripes.
+    struct Layout: @unchecked Sendable {
+        let indexer: ObjectIndexer
+        let keyHash: @Sendable (UnsafeMutableRawPointer) -> UInt32
+        let tagBits: UInt32
+        let tagMask: UInt32
+
+        init(_ indexer: ObjectIndexer, keyHash: @escaping @Sendable (UnsafeMutableRawPointer) -> UInt32) {
+            self.indexer = indexer
+            self.keyHash = keyHash
+            tagBits = UInt32(32 - indexer.bits)
+            tagMask = tagBits == 0 ? 0 : UInt32.max >> (32 - tagBits)
+        }
+
+        @inline(__always)
+        func entry(_ object: UnsafeMutableRawPointer, hash: UInt32) -> UInt32 {
+            indexer.index(object) << tagBits | hash & tagMask
+        }
+        @inline(__always)
+        func object(_ entry: UInt32) -> UnsafeMutableRawPointer { indexer.object(entry >> tagBits)! }
+        @inline(__always)
+        func tagMatches(_ entry: UInt32, _ hash: UInt32) -> Bool { entry & tagMask == hash & tagMask }
+    }
+
     struct Stripe {
-        private let indexer: ObjectIndexer
+        private let layout: Layout
         private(set) var capacity = 0
         private(set) var count = 0
-        /// hash << 32 | object index; 0 is an empty slot.
-        private var slots: UnsafeMutablePointer<UInt64>?
+        /// Layout.entry per slot; 0 is an empty slot.
+        private var slots: UnsafeMutablePointer<UInt32>?
 
-        init(_ indexer: ObjectIndexer) { self.indexer = indexer }
+        init(_ layout: Layout) { self.layout = layout }
 
         func deallocate() {
-            if let slots { TableMemory.deallocate(slots, bytes: capacity * 8) }
+            if let slots { TableMemory.deallocate(slots, bytes: capacity * 4) }
         }
 
         /// Any capacity works: the low 26 bits of the hash scaled to it.
@@ -85,9 +114,9 @@ final class StripedTable: @unchecked Sendable {
             guard count > 0, let slots else { return nil }
             var i = home(hash)
             while slots[i] != 0 {
-                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash,
-                   let object = indexer.object(UInt32(truncatingIfNeeded: slots[i])), matches(object) {
-                    return object
+                if layout.tagMatches(slots[i], hash) {
+                    let object = layout.object(slots[i])
+                    if matches(object) { return object }
                 }
                 i = next(i)
             }
@@ -96,12 +125,12 @@ final class StripedTable: @unchecked Sendable {
 
         mutating func insert(_ object: UnsafeMutableRawPointer, hash: UInt32) {
             if (count + 1) * 4 > capacity * 3 { grow() }
-            place(UInt64(hash) << 32 | UInt64(indexer.index(object)))
+            place(layout.entry(object, hash: hash), hash: hash)
             count += 1
         }
 
-        private func place(_ entry: UInt64) {
-            var i = home(UInt32(truncatingIfNeeded: entry >> 32))
+        private func place(_ entry: UInt32, hash: UInt32) {
+            var i = home(hash)
             while slots![i] != 0 { i = next(i) }
             slots![i] = entry
         }
@@ -115,23 +144,23 @@ final class StripedTable: @unchecked Sendable {
             return true
         }
 
-        /// Repoints the slot of `old` at `new` (a move).
+        /// Repoints the slot of `old` at `new` (a move; same key).
         @discardableResult
         mutating func replace(_ old: UnsafeMutableRawPointer, with new: UnsafeMutableRawPointer, hash: UInt32) -> Bool {
             guard let i = slot(of: old, hash: hash) else { return false }
-            slots![i] = UInt64(hash) << 32 | UInt64(indexer.index(new))
+            slots![i] = layout.entry(new, hash: hash)
             return true
         }
 
         /// Calls `body` with each object (order unspecified).
         func forEach(_ body: (UnsafeMutableRawPointer) -> Void) {
             guard let slots else { return }
-            for i in 0..<capacity where slots[i] != 0 { body(indexer.object(UInt32(truncatingIfNeeded: slots[i]))!) }
+            for i in 0..<capacity where slots[i] != 0 { body(layout.object(slots[i])) }
         }
 
         private func slot(of object: UnsafeMutableRawPointer, hash: UInt32) -> Int? {
             guard count > 0, let slots else { return nil }
-            let entry = UInt64(hash) << 32 | UInt64(indexer.index(object))
+            let entry = layout.entry(object, hash: hash)
             var i = home(hash)
             while slots[i] != 0 {
                 if slots[i] == entry { return i }
@@ -146,7 +175,7 @@ final class StripedTable: @unchecked Sendable {
             var hole = start
             var i = next(start)
             while slots![i] != 0 {
-                let want = home(UInt32(truncatingIfNeeded: slots![i] >> 32))
+                let want = home(layout.keyHash(layout.object(slots![i])))
                 // Move i into the hole if its home is not in (hole, i].
                 let distanceToHome = (i - want + capacity) % capacity
                 let distanceFromHole = (i - hole + capacity) % capacity
@@ -159,12 +188,12 @@ final class StripedTable: @unchecked Sendable {
             slots![hole] = 0
         }
 
-        /// Whole pages: the first array is one (512 slots), and each growth
+        /// Whole pages: the first array is one (1024 slots), and each growth
         /// adds a quarter, at least a page. Small steps keep the load between
         /// 0.6 and 0.75 (doubling leaves a table a quarter to a half empty);
         /// moving each entry about four times over its life is the price.
         static func grown(_ capacity: Int) -> Int {
-            let slotsPerPage = systemPageSize / 8
+            let slotsPerPage = systemPageSize / 4
             let pages = capacity / slotsPerPage
             return (pages + max(1, pages / 4)) * slotsPerPage
         }
@@ -173,10 +202,12 @@ final class StripedTable: @unchecked Sendable {
             let oldCapacity = capacity
             let oldSlots = slots
             capacity = Self.grown(capacity)
-            slots = TableMemory.allocate(bytes: capacity * 8).bindMemory(to: UInt64.self, capacity: capacity)
+            slots = TableMemory.allocate(bytes: capacity * 4).bindMemory(to: UInt32.self, capacity: capacity)
             if let oldSlots {
-                for i in 0..<oldCapacity where oldSlots[i] != 0 { place(oldSlots[i]) }
-                TableMemory.deallocate(oldSlots, bytes: oldCapacity * 8)
+                for i in 0..<oldCapacity where oldSlots[i] != 0 {
+                    place(oldSlots[i], hash: layout.keyHash(layout.object(oldSlots[i])))
+                }
+                TableMemory.deallocate(oldSlots, bytes: oldCapacity * 4)
             }
         }
     }

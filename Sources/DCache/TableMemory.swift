@@ -23,24 +23,42 @@ enum TableMemory {
     }
 }
 
-/// An object's address in 32 bits: its 16-byte granule in its slab cache's
-/// reserved region, plus one so that 0 means none. Table slots hold these
-/// instead of 8-byte addresses.
+/// An object named in 32 bits: its number in its slab cache's region
+/// (slab * objects per slab + slot), plus one so that 0 means none. Table
+/// slots hold these instead of 8-byte addresses. A default region (16 GiB)
+/// numbers 176 M inodes in 28 bits, leaving 4 for a hash tag in the
+/// identity table's slots (3 in the dentry table's).
 struct ObjectIndexer: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
+    let slabShift: Int
+    let objectsPerSlab: Int
+    let objectStride: Int
+    /// Bits a number needs: the rest of a 32-bit slot is free for a tag.
+    let bits: Int
 
-    init(_ cache: SlabCache) {
-        precondition(UInt(bitPattern: cache.regionBase) % 16 == 0 && cache.configuration.objectSize % 16 == 0
-                     && cache.regionBytes / 16 < Int(UInt32.max),
-                     "DCache: objects must be 16-byte aligned in a region under 64 GiB")
+    init(_ cache: SlabCache) throws(DCacheError) {
         base = cache.regionBase
+        slabShift = cache.configuration.slabSize.trailingZeroBitCount
+        objectsPerSlab = cache.configuration.objectsPerSlab
+        objectStride = cache.configuration.objectStride
+        let numbers = (cache.regionBytes >> slabShift) * objectsPerSlab + 1
+        bits = Int.bitWidth - numbers.leadingZeroBitCount
+        guard bits <= 32 else {
+            throw .invalidConfiguration("\(cache.configuration.name): \(cache.regionBytes) reserved bytes hold more objects than 32 bits number")
+        }
     }
 
     @inline(__always)
-    func index(_ object: UnsafeMutableRawPointer) -> UInt32 { UInt32(truncatingIfNeeded: (object - base) >> 4) &+ 1 }
+    func index(_ object: UnsafeMutableRawPointer) -> UInt32 {
+        let offset = object - base
+        let slot = (offset & ((1 << slabShift) - 1)) / objectStride
+        return UInt32(truncatingIfNeeded: (offset >> slabShift) * objectsPerSlab + slot + 1)
+    }
 
     @inline(__always)
     func object(_ index: UInt32) -> UnsafeMutableRawPointer? {
-        index == 0 ? nil : base + (Int(index - 1) << 4)
+        guard index != 0 else { return nil }
+        let (slab, slot) = Int(index - 1).quotientAndRemainder(dividingBy: objectsPerSlab)
+        return base + (slab << slabShift) + slot * objectStride
     }
 }
