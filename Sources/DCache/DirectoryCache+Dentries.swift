@@ -154,7 +154,12 @@ extension DirectoryCache {
                         dentry.child = child
                         if let old { dropStableReference(to: old) }
                         if old == nil { counters.bump(.negativeDentries, by: -1) }
-                        if child == nil { counters.bump(.negativeDentries) }
+                        if child == nil {
+                            // Turned negative (a remove): queued like a new
+                            // one, or the limit would never reach it.
+                            counters.bump(.negativeDentries)
+                            negativeQueue.withLock { $0.append(LRUEntry(object: raw, key: parent.rawValue, hash: hash)) }
+                        }
                     }
                     return false
                 }
@@ -194,6 +199,9 @@ extension DirectoryCache {
         }
     }
 
+    /// Entries in the negative queue, stale ones included (for tests).
+    public var negativeQueueLength: Int { negativeQueue.withLock { $0.count } }
+
     /// Drops the stale entries of the negative queue when they far outnumber
     /// the negative dentries. Entries of dentries since turned positive,
     /// removed or moved stay queued until popped, and the trim pops only
@@ -209,12 +217,15 @@ extension DirectoryCache {
         }
         guard let taken else { return }
         // Checked as the trim checks, each under its stripe (never under the
-        // queue's lock, which is taken inside stripes).
-        let kept = taken.filter { entry in
-            dentryTable.withStripe(entry.hash) { stripe in
+        // queue's lock, which is taken inside stripes). A dentry queued more
+        // than once (negative again after a remove, or its slot reused)
+        // keeps its latest entry only.
+        var seen = Set<UnsafeMutableRawPointer>()
+        let kept = taken.reversed().filter { entry in
+            seen.insert(entry.object).inserted && dentryTable.withStripe(entry.hash) { stripe in
                 stripe.find(entry.hash, { $0 == entry.object }) != nil && DentryObject(entry.object).child == nil
             }
-        }
+        }.reversed()
         negativeQueue.withLock { queue in
             // Older than anything queued meanwhile: in front. A new deque, so
             // the old storage goes.

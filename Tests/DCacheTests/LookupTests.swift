@@ -140,6 +140,26 @@ struct LookupTests {
         }
     }
 
+    @Test("names removed count against the negative cap too, and a name removed again and again queues once")
+    func removedNamesAreCapped() throws {
+        let cache = try makeCache { $0.negativeLimit = 50 }
+        try makeRoot(cache)
+        try populate(cache, files: 200)
+        for i in 0..<200 { cache.remove(parent: .root, name: name("f\(i)"), negativeTimeout: 10) }
+        #expect(cache.statistics().negativeDentries == 50)
+        // One name made and removed many times: a single queued entry stays
+        // live, so the queue must not keep the others.
+        for round in 0..<5000 {
+            let inode = try cache.insert(parent: .root, name: name("tmp"), identity: identity(9000 + UInt64(round)),
+                                         handle: handle(9000), attributes: attributes(9000), entryTimeout: 10,
+                                         attributeTimeout: 10)
+            inode.release()
+            cache.remove(parent: .root, name: name("tmp"), negativeTimeout: 10)
+        }
+        #expect(cache.statistics().negativeDentries <= 50)
+        #expect(cache.negativeQueueLength <= 2 * 50 + 1024 + 1)
+    }
+
     @Test("a negative dentry answers lookups of a missing name")
     func negative() throws {
         let cache = try makeCache()
