@@ -98,7 +98,7 @@ extension DirectoryCache {
             // Under the node stripe, like every other LRU insertion; the slot
             // check skips an object freed or moved since it was gathered.
             nodeTable.withSlot(id) { slot in
-                if slot?.pointee.object == raw, InodeObject(raw).reference.count == 1 { pushLRU(InodeObject(raw)) }
+                if slot?.object == raw, InodeObject(raw).reference.count == 1 { pushLRU(InodeObject(raw)) }
             }
         }
     }

@@ -2,9 +2,9 @@
 //
 // Objects
 // -------
-// Inodes (128 bytes) and dentries (64 bytes) live in reclaimable slab caches
+// Inodes (96 bytes) and dentries (48 bytes) live in reclaimable slab caches
 // and start with the SLAB_RECLAIM reference count (seed 003). Names longer
-// than 32 bytes and file handles longer than 16 bytes live in two small
+// than 24 bytes and file handles longer than 8 bytes live in two small
 // side caches, owned by their dentry or inode. See InodeObject.swift and
 // DentryObject.swift for the layouts.
 //

@@ -1,21 +1,21 @@
 import CSlabSupport
 import Slab
 
-/// The raw layout of a dentry object (64 bytes):
+/// The raw layout of a dentry object (48 bytes, 85 to a 4 KiB page):
 ///
 ///     0  count u32 (atomic)     4  flags u32 (atomic; high byte: name length)
-///     8  parent node id u64
-///    16  child node id u64 (0 for a negative dentry)
-///    24  name hash u32          28  valid until (Clock ticks)
-///    32  name: 32 bytes inline (the kernel's DNAME_INLINE_LEN), or the
-///        address of a long-name object
+///     8  parent node id u32    12  child node id u32 (0 for a negative dentry)
+///    16  name hash u32         20  valid until (Clock ticks)
+///    24  name: 24 bytes inline, or the address of a long-name object
 ///
-/// A dentry keeps its own key (parent, name, hash), so reclaim and moves find
-/// its table stripe from the object. Fields other than the count and flags
-/// change only under that stripe's lock.
+/// Node ids fit 32 bits (NodeTable.maximumID). A dentry keeps its own key
+/// (parent, name, hash), so reclaim and moves find its table stripe from the
+/// object; the hash is kept, not recomputed, because a mover reads it before
+/// it holds the object. Fields other than the count and flags change only
+/// under that stripe's lock.
 struct DentryObject: Hashable, @unchecked Sendable {
-    static let size = 64
-    static let inlineNameBytes = 32
+    static let size = 48
+    static let inlineNameBytes = 24
     static let maximumNameLength = 255
 
     let raw: UnsafeMutableRawPointer
@@ -33,27 +33,27 @@ struct DentryObject: Hashable, @unchecked Sendable {
     @discardableResult
     func clearFlags(_ bits: UInt32) -> Bool { slab_fetch_and_u32(raw + 4, ~bits) & bits != 0 }
 
-    var parent: NodeID { NodeID(raw.load(fromByteOffset: 8, as: UInt64.self)) }
+    var parent: NodeID { NodeID(UInt64(raw.load(fromByteOffset: 8, as: UInt32.self))) }
     /// Nil for a negative dentry (the name is known not to exist).
     var child: NodeID? {
         get {
-            let id = raw.load(fromByteOffset: 16, as: UInt64.self)
-            return id == 0 ? nil : NodeID(id)
+            let id = raw.load(fromByteOffset: 12, as: UInt32.self)
+            return id == 0 ? nil : NodeID(UInt64(id))
         }
-        nonmutating set { raw.storeBytes(of: newValue?.rawValue ?? 0, toByteOffset: 16, as: UInt64.self) }
+        nonmutating set { raw.storeBytes(of: UInt32(newValue?.rawValue ?? 0), toByteOffset: 12, as: UInt32.self) }
     }
-    var hash: UInt32 { raw.load(fromByteOffset: 24, as: UInt32.self) }
+    var hash: UInt32 { raw.load(fromByteOffset: 16, as: UInt32.self) }
     var expiry: UInt32 {
-        get { raw.load(fromByteOffset: 28, as: UInt32.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 28, as: UInt32.self) }
+        get { raw.load(fromByteOffset: 20, as: UInt32.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 20, as: UInt32.self) }
     }
 
     var nameLength: Int { Int(flags >> 24) }
     var longNameObject: UnsafeMutableRawPointer? {
-        flags & DentryObject.longName != 0 ? raw.load(fromByteOffset: 32, as: UnsafeMutableRawPointer.self) : nil
+        flags & DentryObject.longName != 0 ? raw.load(fromByteOffset: 24, as: UnsafeMutableRawPointer.self) : nil
     }
     var nameBytes: UnsafeRawBufferPointer {
-        let start = longNameObject.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(raw + 32)
+        let start = longNameObject.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(raw + 24)
         return UnsafeRawBufferPointer(start: start, count: nameLength)
     }
     var name: [UInt8] { Array(nameBytes) }
@@ -75,13 +75,13 @@ struct DentryObject: Hashable, @unchecked Sendable {
         var flagWord = UInt32(name.count) << 24
         if longName != nil { flagWord |= DentryObject.longName }
         slab_store_u32(raw + 4, flagWord, Int32(SLAB_RELAXED))
-        raw.storeBytes(of: parent.rawValue, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: UInt32(parent.rawValue), toByteOffset: 8, as: UInt32.self)
         self.child = child
-        raw.storeBytes(of: hash, toByteOffset: 24, as: UInt32.self)
+        raw.storeBytes(of: hash, toByteOffset: 16, as: UInt32.self)
         self.expiry = expiry
-        let destination = longName ?? (raw + 32)
+        let destination = longName ?? (raw + 24)
         if name.count > 0 { destination.copyMemory(from: name.baseAddress!, byteCount: name.count) }
-        if let longName { raw.storeBytes(of: longName, toByteOffset: 32, as: UnsafeMutableRawPointer.self) }
+        if let longName { raw.storeBytes(of: longName, toByteOffset: 24, as: UnsafeMutableRawPointer.self) }
     }
 
     func copy(to destination: DentryObject) {

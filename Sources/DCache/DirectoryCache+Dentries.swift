@@ -1,3 +1,4 @@
+import DequeModule
 import Slab
 
 /// What a dentry lookup found.
@@ -142,7 +143,7 @@ extension DirectoryCache {
                 guard let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }),
                       let id = DentryObject(raw).child else { return nil }
                 return nodeTable.withSlot(id) { slot in
-                    guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return nil }
+                    guard let object = slot?.object, ObjectReference(object).tryRetain() else { return nil }
                     return InodeReference(InodeObject(object), cache: self)
                 }
             }
@@ -180,7 +181,12 @@ extension DirectoryCache {
                         dentry.child = child
                         if let old { dropStableReference(to: old) }
                         if old == nil { counters.bump(.negativeDentries, by: -1) }
-                        if child == nil { counters.bump(.negativeDentries) }
+                        if child == nil {
+                            // Turned negative (a remove): queued like a new
+                            // one, or the limit would never reach it.
+                            counters.bump(.negativeDentries)
+                            negativeQueue.withLock { $0.append(LRUEntry(object: raw, key: parent.rawValue, hash: hash)) }
+                        }
                     }
                     return (true, false)
                 }
@@ -228,6 +234,43 @@ extension DirectoryCache {
         }
     }
 
+    /// Entries in the negative queue, stale ones included (for tests).
+    public var negativeQueueLength: Int { negativeQueue.withLock { $0.count } }
+
+    /// Drops the stale entries of the negative queue when they far outnumber
+    /// the negative dentries. Entries of dentries since turned positive,
+    /// removed or moved stay queued until popped, and the trim pops only
+    /// above the limit: creating a file leaves one (its name's lookup missed
+    /// first), so without this the queue grew by 24 bytes with every file
+    /// made. Amortised O(1): it runs when stale entries are more than half.
+    func pruneNegativeQueue() {
+        let live = max(0, counters.value(.negativeDentries))
+        let taken: Deque<LRUEntry>? = negativeQueue.withLock { queue in
+            guard queue.count > 2 * live + 1024 else { return nil }
+            defer { queue = Deque() }
+            return queue
+        }
+        guard let taken else { return }
+        // Checked as the trim checks, each under its stripe (never under the
+        // queue's lock, which is taken inside stripes). A dentry queued more
+        // than once (negative again after a remove, or its slot reused)
+        // keeps its latest entry only.
+        var seen = Set<UnsafeMutableRawPointer>()
+        let kept = taken.reversed().filter { entry in
+            seen.insert(entry.object).inserted && dentryTable.withStripe(entry.hash) { stripe in
+                stripe.find(entry.hash, { $0 == entry.object }) != nil && DentryObject(entry.object).child == nil
+            }
+        }.reversed()
+        negativeQueue.withLock { queue in
+            // Older than anything queued meanwhile: in front. A new deque, so
+            // the old storage goes.
+            var rebuilt = Deque<LRUEntry>(minimumCapacity: kept.count + queue.count)
+            rebuilt.append(contentsOf: kept)
+            rebuilt.append(contentsOf: queue)
+            queue = rebuilt
+        }
+    }
+
     /// A dentry that has left its table (its count is 0 and it is ours):
     /// drop its references, then free it unless the allocator will.
     func releaseUnhashedDentry(_ dentry: DentryObject, free: Bool) {
@@ -244,6 +287,7 @@ extension DirectoryCache {
     /// Evicts the oldest negative dentries beyond the cap, so that lookups
     /// of missing names cannot grow memory without bound.
     func trimNegativeDentries() {
+        pruneNegativeQueue()
         let limit = settings.withLock { $0.negativeLimit }
         while counters.value(.negativeDentries) > limit {
             guard let entry = negativeQueue.withLock({ $0.popFirst() }) else { return }

@@ -33,10 +33,10 @@ extension DirectoryCache {
     /// move while being described); nil if the node is not cached.
     public func describeInode(_ id: NodeID) -> InodeDescription? {
         nodeTable.withSlot(id) { slot in
-            guard let raw = slot?.pointee.object, let object = describe(raw, in: inodes) else { return nil }
+            guard let raw = slot?.object, let object = describe(raw, in: inodes) else { return nil }
             let inode = InodeObject(raw)
-            return InodeDescription(nodeID: id.rawValue, generation: UInt64(inode.generation),
-                                    kernelLookups: inode.kernelLookups, stableReferences: inode.stable,
+            return InodeDescription(nodeID: id.rawValue, generation: UInt64(slot!.generation),
+                                    kernelLookups: UInt64(inode.kernelLookups), stableReferences: inode.stable,
                                     object: object)
         }
     }

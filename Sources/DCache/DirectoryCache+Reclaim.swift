@@ -245,7 +245,7 @@ extension DirectoryCache {
                 if let destination, inode.reference.tryFreeze(expected: stable + 2) {
                     inode.copy(to: destination)
                     destination.reference.setCount(stable + 1)
-                    slot!.pointee.object = destination.raw
+                    slot!.object = destination.raw
                     stripe.replace(inode.raw, with: destination.raw, hash: hash)
                     if destination.flags & InodeObject.onLRU != 0 {
                         // The queued entry names the old address and will be
@@ -255,7 +255,7 @@ extension DirectoryCache {
                     return .moved
                 }
                 if stable == 0, inode.reference.tryFreeze(expected: 2) {
-                    slot!.pointee.object = nil
+                    slot!.object = nil
                     stripe.remove(inode.raw, hash: hash)
                     return .freed
                 }
@@ -311,7 +311,7 @@ extension DirectoryCache {
     func isKernelHeld(_ id: NodeID?) -> Bool {
         guard let id else { return false }
         return nodeTable.withSlot(id) { slot in
-            slot?.pointee.object.map { InodeObject($0).kernelLookups > 0 } ?? false
+            slot?.object.map { InodeObject($0).kernelLookups > 0 } ?? false
         }
     }
 
@@ -321,7 +321,7 @@ extension DirectoryCache {
         let id = inode.nodeID
         let hash = Self.hash(inode.identity)
         nodeTable.withSlot(id) { slot in
-            if slot?.pointee.object == inode.raw { slot!.pointee.object = nil }
+            if slot?.object == inode.raw { slot!.object = nil }
             identityTable.withStripe(hash) { _ = $0.remove(inode.raw, hash: hash) }
         }
         retire(inode)
@@ -395,7 +395,7 @@ extension DirectoryCache {
             let id = NodeID(entry.key)
             enum Verdict { case gone, requeue, inUse, evicted(InodeObject) }
             let verdict: Verdict = nodeTable.withSlot(id) { slot in
-                guard slot?.pointee.object == entry.object else { return .gone }
+                guard slot?.object == entry.object else { return .gone }
                 let inode = InodeObject(entry.object)
                 if inode.clearFlags(InodeObject.referenced) { return .requeue }
                 guard inode.reference.tryFreeze() else {
@@ -403,7 +403,7 @@ extension DirectoryCache {
                     inode.clearFlags(InodeObject.onLRU)
                     return .inUse
                 }
-                slot!.pointee.object = nil
+                slot!.object = nil
                 let hash = Self.hash(inode.identity)
                 identityTable.withStripe(hash) { _ = $0.remove(inode.raw, hash: hash) }
                 return .evicted(inode)
@@ -447,7 +447,7 @@ extension DirectoryCache {
                 let dentryUsed = secondChance ? dentry.clearFlags(DentryObject.referenced)
                                               : usedSinceLastCall(raw, referencedBit: DentryObject.referenced)
                 let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
-                    guard let object = slot?.pointee.object else { return false }
+                    guard let object = slot?.object else { return false }
                     let inode = InodeObject(object)
                     // Held by the kernel and this one dentry, by nothing else.
                     guard inode.kernelLookups > 0, !inode.attributes.isDirectory, inode.stable == 2 else {

@@ -11,14 +11,14 @@ public final class DirectoryCache: @unchecked Sendable {
 
     let inodes: SlabCache
     let dentries: SlabCache
-    /// Names longer than 32 bytes, owned by their dentry.
+    /// Names longer than 24 bytes, owned by their dentry.
     let longNames: SlabCache
-    /// File handles longer than 16 bytes, owned by their inode.
+    /// File handles that do not fit the inode's 8 bytes, owned by it.
     let longHandles: SlabCache
 
-    let nodeTable = NodeTable()
-    let identityTable = StripedTable()
-    let dentryTable = StripedTable()
+    let nodeTable: NodeTable
+    let identityTable: StripedTable
+    let dentryTable: StripedTable
 
     let counters = Counters()
     let clock = Clock()
@@ -74,8 +74,11 @@ public final class DirectoryCache: @unchecked Sendable {
         dentries = try cache("slabfs_dentry", DentryObject.size, reclaimable: true, reserve: configuration.reservedBytes)
         longNames = try cache("slabfs_name", DentryObject.maximumNameLength + 1, reclaimable: false,
                               reserve: configuration.reservedBytes / 4)
-        longHandles = try cache("slabfs_handle", BackingFileHandle.maximumLength, reclaimable: false,
+        longHandles = try cache("slabfs_handle", InodeObject.longHandleObjectSize, reclaimable: false,
                                 reserve: configuration.reservedBytes / 4)
+        nodeTable = try NodeTable(objectsOf: inodes)
+        identityTable = try StripedTable(objectsOf: inodes) { DirectoryCache.hash(InodeObject($0).identity) }
+        dentryTable = try StripedTable(objectsOf: dentries) { DentryObject($0).hash }
         inodes.setCallbacks(inodeCallbacks())
         dentries.setCallbacks(dentryCallbacks())
         reclaimer.attach(self)
@@ -100,7 +103,7 @@ public final class DirectoryCache: @unchecked Sendable {
     /// The inode with this id, with a request reference; nil if unknown.
     public func inode(_ id: NodeID) -> InodeReference? {
         nodeTable.withSlot(id) { slot in
-            guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return nil }
+            guard let object = slot?.object, ObjectReference(object).tryRetain() else { return nil }
             return InodeReference(InodeObject(object), cache: self)
         }
     }
@@ -125,20 +128,17 @@ public final class DirectoryCache: @unchecked Sendable {
         let hash = Self.hash(identity)
         let expiry = clock.expiry(after: attributeTimeout)
         if let existing = findInode(identity, hash: hash) {
-            nodeTable.withSlot(existing.nodeID) { _ in
-                existing.attributes = attributes
-                existing.attributesExpiry = expiry
-            }
+            nodeTable.withSlot(existing.nodeID) { _ in existing.storeAttributes(attributes, expiry: expiry) }
             existing.setFlags(InodeObject.referenced)
             return InodeReference(existing, cache: self)
         }
-        guard let (id, generation) = nodeTable.issue(reserving: reservedID) else { throw DCacheError.outOfNodeIDs }
+        guard let (id, _) = nodeTable.issue(reserving: reservedID) else { throw DCacheError.outOfNodeIDs }
         guard let raw = inodes.allocate() else {
             nodeTable.recycle(id)
             throw DCacheError.outOfMemory
         }
         var longHandle: UnsafeMutableRawPointer?
-        if handle.bytes.count > InodeObject.inlineHandleBytes {
+        if InodeObject.needsLongHandle(handle) {
             longHandle = longHandles.allocate()
             if longHandle == nil {
                 inodes.free(raw)
@@ -147,7 +147,7 @@ public final class DirectoryCache: @unchecked Sendable {
             }
         }
         let inode = InodeObject(raw)
-        inode.initialize(nodeID: id, generation: generation, identity: identity, handle: handle,
+        inode.initialize(nodeID: id, identity: identity, handle: handle,
                          longHandle: longHandle, attributes: attributes, expiry: expiry)
         inode.reference.setCount(2)  // the cache's own and the caller's
         let winner: InodeObject? = nodeTable.withSlot(id) { slot in
@@ -157,7 +157,7 @@ public final class DirectoryCache: @unchecked Sendable {
                    ObjectReference(other).tryRetain() {
                     return InodeObject(other)
                 }
-                slot!.pointee.object = raw
+                slot!.object = raw
                 stripe.insert(raw, hash: hash)
                 if evictionPolicy == .lru { pushLRU(inode) }
                 return nil
@@ -168,7 +168,7 @@ public final class DirectoryCache: @unchecked Sendable {
             if let longHandle { longHandles.free(longHandle) }
             inodes.free(raw)
             nodeTable.recycle(id)
-            nodeTable.withSlot(winner.nodeID) { _ in winner.attributes = attributes; winner.attributesExpiry = expiry }
+            nodeTable.withSlot(winner.nodeID) { _ in winner.storeAttributes(attributes, expiry: expiry) }
             return InodeReference(winner, cache: self)
         }
         counters.bump(.inodesCreated)
@@ -195,7 +195,7 @@ public final class DirectoryCache: @unchecked Sendable {
     @discardableResult
     func addStableReference(to id: NodeID) -> Bool {
         nodeTable.withSlot(id) { slot in
-            guard let object = slot?.pointee.object, ObjectReference(object).tryRetain() else { return false }
+            guard let object = slot?.object, ObjectReference(object).tryRetain() else { return false }
             InodeObject(object).stable += 1
             return true
         }
@@ -203,7 +203,7 @@ public final class DirectoryCache: @unchecked Sendable {
 
     func dropStableReference(to id: NodeID) {
         let unlinked: UnsafeMutableRawPointer? = nodeTable.withSlot(id) { slot in
-            guard let object = slot?.pointee.object else {
+            guard let object = slot?.object else {
                 preconditionFailure("DCache: dropping a reference to uncached node \(id)")
             }
             let inode = InodeObject(object)
@@ -223,7 +223,7 @@ public final class DirectoryCache: @unchecked Sendable {
     /// for reclaim. Call after `remove`/`invalidate` of the name.
     public func markUnlinked(_ id: NodeID) {
         let unusedNow: UnsafeMutableRawPointer? = nodeTable.withSlot(id) { slot in
-            guard let object = slot?.pointee.object else { return nil }
+            guard let object = slot?.object else { return nil }
             let inode = InodeObject(object)
             let attributes = inode.attributes
             guard attributes.isDirectory || attributes.nlink <= 1 else { return nil }
@@ -236,10 +236,10 @@ public final class DirectoryCache: @unchecked Sendable {
     /// Frees an unlinked inode nobody holds (won 1 -> 0 under its stripe).
     func freeIfUnlinkedAndUnused(_ raw: UnsafeMutableRawPointer, id: NodeID) {
         let victim: InodeObject? = nodeTable.withSlot(id) { slot in
-            guard slot?.pointee.object == raw else { return nil }
+            guard slot?.object == raw else { return nil }
             let inode = InodeObject(raw)
             guard inode.flags & InodeObject.unlinked != 0, inode.reference.tryFreeze() else { return nil }
-            slot!.pointee.object = nil
+            slot!.object = nil
             let hash = Self.hash(inode.identity)
             identityTable.withStripe(hash) { _ = $0.remove(raw, hash: hash) }
             return inode
@@ -275,17 +275,18 @@ public final class DirectoryCache: @unchecked Sendable {
                 object.reference.retain()
                 counters.bump(.kernelHeld)
             }
-            object.kernelLookups += count
+            // Saturates (see InodeObject.kernelLookups).
+            object.kernelLookups = UInt32(min(UInt64(object.kernelLookups) + count, UInt64(UInt32.max)))
         }
     }
 
     /// FORGET: the kernel dropped `count` lookups of `id`.
     public func forget(_ id: NodeID, count: UInt64) {
         let dropped: Bool = nodeTable.withSlot(id) { slot in
-            guard let object = slot?.pointee.object else { return false }
+            guard let object = slot?.object else { return false }
             let inode = InodeObject(object)
-            guard inode.kernelLookups > 0 else { return false }
-            inode.kernelLookups -= min(count, inode.kernelLookups)
+            guard inode.kernelLookups > 0, inode.kernelLookups < UInt32.max else { return false }
+            inode.kernelLookups -= UInt32(min(count, UInt64(inode.kernelLookups)))
             return inode.kernelLookups == 0
         }
         if dropped {
@@ -312,7 +313,7 @@ public final class DirectoryCache: @unchecked Sendable {
 
     /// The kernel's lookup count of a node (for `user.slabfs.object`).
     public func kernelLookups(of id: NodeID) -> UInt64? {
-        nodeTable.withSlot(id) { slot in slot?.pointee.object.map { InodeObject($0).kernelLookups } }
+        nodeTable.withSlot(id) { slot in slot?.object.map { UInt64(InodeObject($0).kernelLookups) } }
     }
 
     // MARK: Attributes
@@ -326,16 +327,13 @@ public final class DirectoryCache: @unchecked Sendable {
 
     public func setAttributes(_ inode: InodeReference, _ attributes: InodeAttributes, timeout: Double) {
         let expiry = clock.expiry(after: timeout)
-        nodeTable.withSlot(inode.nodeID) { _ in
-            inode.object.attributes = attributes
-            inode.object.attributesExpiry = expiry
-        }
+        nodeTable.withSlot(inode.nodeID) { _ in inode.object.storeAttributes(attributes, expiry: expiry) }
     }
 
     /// Marks the attributes stale, so the next getattr asks the backing file.
     public func invalidateAttributes(_ id: NodeID) {
         nodeTable.withSlot(id) { slot in
-            if let object = slot?.pointee.object { InodeObject(object).attributesExpiry = 0 }
+            if let object = slot?.object { InodeObject(object).attributesExpiry = 0 }
         }
     }
 }
@@ -352,7 +350,7 @@ public struct InodeReference: @unchecked Sendable {
     }
 
     public var nodeID: NodeID { object.nodeID }
-    public var generation: UInt64 { UInt64(object.generation) }
+    public var generation: UInt64 { UInt64(cache.nodeTable.generation(of: nodeID)) }
     public var identity: BackingIdentity { object.identity }
     public var handle: BackingFileHandle { object.handle }
     /// The object's address (for `user.slabfs.object`).

@@ -1,28 +1,32 @@
 import CSlabSupport
 import Slab
 
-/// The raw layout of an inode object (128 bytes, two per cache line pair):
+/// The raw layout of an inode object (96 bytes, 42 to a 4 KiB page):
 ///
-///     0  count u32 (atomic)     4  flags u32 (atomic; high byte: handle length)
-///     8  node id u64
-///    16  kernel lookup count u64
-///    24  generation u32        28  stable references u32
-///    32  backing inode u64
-///    40  backing device u32    44  handle type i32
-///    48  handle: 16 bytes inline, or the address of a long-handle object
-///    64  size u64              72  blocks u64
-///    80  atime i64             88  mtime i64            96  ctime i64 (ns)
-///   104  mode u32             108  nlink u32
-///   112  uid u32              116  gid u32
-///   120  rdev u32             124  attributes valid until (Clock ticks)
+///     0  count u32 (atomic)     4  flags u32 (atomic, below)
+///     8  node id u32           12  kernel lookup count u32 (saturating)
+///    16  stable references u32 20  attributes valid until (Clock ticks)
+///    24  backing inode u64
+///    32  backing device u32    36  nlink u32
+///    40  uid u32               44  gid u32
+///    48  size u64 (a device node's rdev: it has no size)
+///    56  blocks u64
+///    64  atime i64             72  mtime i64            80  ctime i64 (ns)
+///    88  handle: 8 bytes inline (ext4's, xfs's, btrfs's without parent),
+///        or the address of a long-handle object (type, length, bytes)
+///
+/// The flags word: bits 0-3 the flag bits below, 4-7 an inline handle's
+/// length, 8-15 its type (`inlineType`), 16-31 st_mode (16 bits on Linux).
+/// The generation is not here: the node table keeps it per id.
 ///
 /// Fields other than the count and flags are read and written under the
 /// node-table stripe of the inode's id, except the immutable identity (node
-/// id, generation, backing identity, handle), which a holder of any
-/// reference may read.
+/// id, backing identity, handle), which a holder of any reference may read.
 struct InodeObject: Hashable, @unchecked Sendable {
-    static let size = 128
-    static let inlineHandleBytes = 16
+    static let size = 96
+    static let inlineHandleBytes = 8
+    /// A long-handle object: type i32, length u32, then the bytes.
+    static let longHandleObjectSize = 8 + BackingFileHandle.maximumLength
 
     let raw: UnsafeMutableRawPointer
 
@@ -45,102 +49,140 @@ struct InodeObject: Hashable, @unchecked Sendable {
     @discardableResult
     func clearFlags(_ bits: UInt32) -> Bool { slab_fetch_and_u32(raw + 4, ~bits) & bits != 0 }
 
+    /// Replaces the mode bits of the flags word; the flag bits may change
+    /// meanwhile on other threads (without a lock), hence the CAS loop.
+    private func storeMode(_ mode: UInt32) {
+        var old = flags
+        while !slab_cas_u32(raw + 4, &old, old & 0xffff | (mode & 0xffff) << 16) {}
+    }
+
     // MARK: Identity
 
     var nodeID: NodeID {
-        get { NodeID(raw.load(fromByteOffset: 8, as: UInt64.self)) }
-        nonmutating set { raw.storeBytes(of: newValue.rawValue, toByteOffset: 8, as: UInt64.self) }
-    }
-    var generation: UInt32 {
-        get { raw.load(fromByteOffset: 24, as: UInt32.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 24, as: UInt32.self) }
+        get { NodeID(UInt64(raw.load(fromByteOffset: 8, as: UInt32.self))) }
+        nonmutating set { raw.storeBytes(of: UInt32(newValue.rawValue), toByteOffset: 8, as: UInt32.self) }
     }
     var identity: BackingIdentity {
-        BackingIdentity(device: UInt64(raw.load(fromByteOffset: 40, as: UInt32.self)),
-                        inode: raw.load(fromByteOffset: 32, as: UInt64.self))
+        BackingIdentity(device: UInt64(raw.load(fromByteOffset: 32, as: UInt32.self)),
+                        inode: raw.load(fromByteOffset: 24, as: UInt64.self))
     }
 
     // MARK: References
 
-    var kernelLookups: UInt64 {
-        get { raw.load(fromByteOffset: 16, as: UInt64.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 16, as: UInt64.self) }
+    /// The kernel's lookup count. Kept in 32 bits: once it reaches
+    /// UInt32.max it stays there (forgets no longer lower it), so the inode
+    /// is held for good rather than freed while the kernel may know it.
+    var kernelLookups: UInt32 {
+        get { raw.load(fromByteOffset: 12, as: UInt32.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 12, as: UInt32.self) }
     }
     var stable: UInt32 {
-        get { raw.load(fromByteOffset: 28, as: UInt32.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 28, as: UInt32.self) }
+        get { raw.load(fromByteOffset: 16, as: UInt32.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 16, as: UInt32.self) }
     }
 
     // MARK: Attributes
 
-    var attributes: InodeAttributes {
-        get {
-            var a = InodeAttributes()
-            a.size = raw.load(fromByteOffset: 64, as: UInt64.self)
-            a.blocks = raw.load(fromByteOffset: 72, as: UInt64.self)
-            a.atime = raw.load(fromByteOffset: 80, as: Int64.self)
-            a.mtime = raw.load(fromByteOffset: 88, as: Int64.self)
-            a.ctime = raw.load(fromByteOffset: 96, as: Int64.self)
-            a.mode = raw.load(fromByteOffset: 104, as: UInt32.self)
-            a.nlink = raw.load(fromByteOffset: 108, as: UInt32.self)
-            a.uid = raw.load(fromByteOffset: 112, as: UInt32.self)
-            a.gid = raw.load(fromByteOffset: 116, as: UInt32.self)
-            a.rdev = raw.load(fromByteOffset: 120, as: UInt32.self)
-            return a
-        }
-        nonmutating set {
-            raw.storeBytes(of: newValue.size, toByteOffset: 64, as: UInt64.self)
-            raw.storeBytes(of: newValue.blocks, toByteOffset: 72, as: UInt64.self)
-            raw.storeBytes(of: newValue.atime, toByteOffset: 80, as: Int64.self)
-            raw.storeBytes(of: newValue.mtime, toByteOffset: 88, as: Int64.self)
-            raw.storeBytes(of: newValue.ctime, toByteOffset: 96, as: Int64.self)
-            raw.storeBytes(of: newValue.mode, toByteOffset: 104, as: UInt32.self)
-            raw.storeBytes(of: newValue.nlink, toByteOffset: 108, as: UInt32.self)
-            raw.storeBytes(of: newValue.uid, toByteOffset: 112, as: UInt32.self)
-            raw.storeBytes(of: newValue.gid, toByteOffset: 116, as: UInt32.self)
-            raw.storeBytes(of: newValue.rdev, toByteOffset: 120, as: UInt32.self)
-        }
+    static func isDeviceNode(_ mode: UInt32) -> Bool {
+        let type = mode & 0o170000
+        return type == 0o020000 || type == 0o060000
     }
+
+    /// Whether `attributes` fit this layout. Those that do not (a mode above
+    /// 16 bits, a device node with a size, a device number above 32 bits
+    /// is already refused) are stored as far as they fit and never served
+    /// from the cache: `storeAttributes` marks them expired.
+    static func fits(_ attributes: InodeAttributes) -> Bool {
+        attributes.mode <= 0xffff && (isDeviceNode(attributes.mode) ? attributes.size == 0 : attributes.rdev == 0)
+    }
+
+    var attributes: InodeAttributes {
+        var a = InodeAttributes()
+        a.mode = flags >> 16
+        a.nlink = raw.load(fromByteOffset: 36, as: UInt32.self)
+        a.uid = raw.load(fromByteOffset: 40, as: UInt32.self)
+        a.gid = raw.load(fromByteOffset: 44, as: UInt32.self)
+        let sizeOrDevice = raw.load(fromByteOffset: 48, as: UInt64.self)
+        if Self.isDeviceNode(a.mode) { a.rdev = UInt32(truncatingIfNeeded: sizeOrDevice) } else { a.size = sizeOrDevice }
+        a.blocks = raw.load(fromByteOffset: 56, as: UInt64.self)
+        a.atime = raw.load(fromByteOffset: 64, as: Int64.self)
+        a.mtime = raw.load(fromByteOffset: 72, as: Int64.self)
+        a.ctime = raw.load(fromByteOffset: 80, as: Int64.self)
+        return a
+    }
+
+    /// Stores the attributes and their expiry (0 if they do not fit).
+    func storeAttributes(_ a: InodeAttributes, expiry: UInt32) {
+        storeMode(a.mode)
+        raw.storeBytes(of: a.nlink, toByteOffset: 36, as: UInt32.self)
+        raw.storeBytes(of: a.uid, toByteOffset: 40, as: UInt32.self)
+        raw.storeBytes(of: a.gid, toByteOffset: 44, as: UInt32.self)
+        raw.storeBytes(of: Self.isDeviceNode(a.mode) ? UInt64(a.rdev) : a.size, toByteOffset: 48, as: UInt64.self)
+        raw.storeBytes(of: a.blocks, toByteOffset: 56, as: UInt64.self)
+        raw.storeBytes(of: a.atime, toByteOffset: 64, as: Int64.self)
+        raw.storeBytes(of: a.mtime, toByteOffset: 72, as: Int64.self)
+        raw.storeBytes(of: a.ctime, toByteOffset: 80, as: Int64.self)
+        attributesExpiry = Self.fits(a) ? expiry : 0
+    }
+
     var attributesExpiry: UInt32 {
-        get { raw.load(fromByteOffset: 124, as: UInt32.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 124, as: UInt32.self) }
+        get { raw.load(fromByteOffset: 20, as: UInt32.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 20, as: UInt32.self) }
     }
 
     // MARK: Handle
 
-    var handleLength: Int { Int(flags >> 24) }
-    var handleType: Int32 { raw.load(fromByteOffset: 44, as: Int32.self) }
-    /// Where the handle's bytes are: inline, or in a long-handle object.
-    var handleBytes: UnsafeRawPointer {
-        flags & InodeObject.longHandle != 0
-            ? UnsafeRawPointer(raw.load(fromByteOffset: 48, as: UnsafeMutableRawPointer.self))
-            : UnsafeRawPointer(raw + 48)
-    }
-    var longHandleObject: UnsafeMutableRawPointer? {
-        flags & InodeObject.longHandle != 0 ? raw.load(fromByteOffset: 48, as: UnsafeMutableRawPointer.self) : nil
-    }
-    var handle: BackingFileHandle {
-        BackingFileHandle(type: handleType, bytes: Array(UnsafeRawBufferPointer(start: handleBytes, count: handleLength)))
+    /// The byte an inline handle's type is kept in: types 0-254 as they are
+    /// (every filesystem's FILEID_* type), and 255 (FILEID_INVALID, never a
+    /// real handle's) for Int32.min, the type SlabFS gives an inode that has
+    /// no handle. Any other type goes to a long-handle object.
+    static func inlineType(_ type: Int32) -> UInt32? {
+        if type == Int32.min { return 255 }
+        return type >= 0 && type < 255 ? UInt32(type) : nil
     }
 
-    /// Fills a fresh object. `longHandle` is a long-handle object when the
-    /// handle exceeds 16 bytes. The count stays 0: the caller publishes.
-    func initialize(nodeID: NodeID, generation: UInt32, identity: BackingIdentity, handle: BackingFileHandle,
+    /// Whether this handle needs a long-handle object.
+    static func needsLongHandle(_ handle: BackingFileHandle) -> Bool {
+        handle.bytes.count > inlineHandleBytes || inlineType(handle.type) == nil
+    }
+
+    var longHandleObject: UnsafeMutableRawPointer? {
+        flags & InodeObject.longHandle != 0 ? raw.load(fromByteOffset: 88, as: UnsafeMutableRawPointer.self) : nil
+    }
+    var handle: BackingFileHandle {
+        if let long = longHandleObject {
+            let length = Int(long.load(fromByteOffset: 4, as: UInt32.self))
+            return BackingFileHandle(type: long.load(as: Int32.self),
+                                     bytes: Array(UnsafeRawBufferPointer(start: long + 8, count: length)))
+        }
+        let word = flags
+        let type = (word >> 8) & 0xff
+        return BackingFileHandle(type: type == 255 ? Int32.min : Int32(type),
+                                 bytes: Array(UnsafeRawBufferPointer(start: raw + 88, count: Int((word >> 4) & 0xf))))
+    }
+
+    /// Fills a fresh object. `longHandle` is a long-handle object when
+    /// `needsLongHandle(handle)`. The count stays 0: the caller publishes.
+    func initialize(nodeID: NodeID, identity: BackingIdentity, handle: BackingFileHandle,
                     longHandle: UnsafeMutableRawPointer?, attributes: InodeAttributes, expiry: UInt32) {
+        precondition(nodeID.rawValue <= NodeTable.maximumID, "DCache: node id \(nodeID) above 32 bits")
         (raw + 8).initializeMemory(as: UInt8.self, repeating: 0, count: InodeObject.size - 8)
-        var flagWord = UInt32(handle.bytes.count) << 24
-        if longHandle != nil { flagWord |= InodeObject.longHandle }
+        var flagWord: UInt32
+        if let longHandle {
+            flagWord = InodeObject.longHandle
+            longHandle.storeBytes(of: handle.type, as: Int32.self)
+            longHandle.storeBytes(of: UInt32(handle.bytes.count), toByteOffset: 4, as: UInt32.self)
+            handle.bytes.withUnsafeBytes { if $0.count > 0 { (longHandle + 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            raw.storeBytes(of: longHandle, toByteOffset: 88, as: UnsafeMutableRawPointer.self)
+        } else {
+            flagWord = UInt32(handle.bytes.count) << 4 | InodeObject.inlineType(handle.type)! << 8
+            handle.bytes.withUnsafeBytes { if $0.count > 0 { (raw + 88).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        }
         slab_store_u32(raw + 4, flagWord, Int32(SLAB_RELAXED))
         self.nodeID = nodeID
-        self.generation = generation
-        raw.storeBytes(of: identity.inode, toByteOffset: 32, as: UInt64.self)
-        raw.storeBytes(of: UInt32(identity.device), toByteOffset: 40, as: UInt32.self)
-        raw.storeBytes(of: handle.type, toByteOffset: 44, as: Int32.self)
-        let destination = longHandle ?? (raw + 48)
-        handle.bytes.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        if let longHandle { raw.storeBytes(of: longHandle, toByteOffset: 48, as: UnsafeMutableRawPointer.self) }
-        self.attributes = attributes
-        attributesExpiry = expiry
+        raw.storeBytes(of: identity.inode, toByteOffset: 24, as: UInt64.self)
+        raw.storeBytes(of: UInt32(identity.device), toByteOffset: 32, as: UInt32.self)
+        storeAttributes(attributes, expiry: expiry)
     }
 
     /// Copies everything but the count into a free slot (a move).

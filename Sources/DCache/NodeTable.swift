@@ -1,3 +1,4 @@
+import Glibc
 import CSlabSupport
 import Slab
 
@@ -5,22 +6,42 @@ import Slab
 /// table, handed out and recycled here, so finding an inode by id is an
 /// array access, and moving it is one store. Each slot keeps the generation
 /// its id was last issued with; reusing an id bumps it, as FUSE requires of
-/// (node id, generation) pairs.
+/// (node id, generation) pairs. The generation lives only here: the inode
+/// object does not repeat it.
 ///
-/// Slots live in chunks allocated on demand and never moved, so a slot's
-/// address is stable. Slots are read and written under the stripe lock of
-/// their id (`withSlot`).
+/// A slot is 8 bytes: the object's 32-bit number in the inode region
+/// (`ObjectIndexer`) and the generation. Slots live in chunks mapped on
+/// demand and never moved, so a slot's address is stable. Slots are read
+/// and written under the stripe lock of their id (`withSlot`).
 final class NodeTable: @unchecked Sendable {
     static let stripeCount = 64
     static let chunkShift = 12
     static let chunkSize = 1 << chunkShift
     static let maximumChunks = 1 << 16
+    /// Ids fit 32 bits (the inode stores them so).
+    static let maximumID = UInt64(maximumChunks * chunkSize - 1)
 
-    struct Slot {
-        var object: UnsafeMutableRawPointer?
+    struct RawSlot {
+        var object: UInt32
         var generation: UInt32
     }
 
+    /// A slot as its users see it: the object's address, and the generation.
+    struct Slot {
+        let raw: UnsafeMutablePointer<RawSlot>
+        let indexer: ObjectIndexer
+
+        var object: UnsafeMutableRawPointer? {
+            get { indexer.object(raw.pointee.object) }
+            nonmutating set { raw.pointee.object = newValue.map { indexer.index($0) } ?? 0 }
+        }
+        var generation: UInt32 {
+            get { raw.pointee.generation }
+            nonmutating set { raw.pointee.generation = newValue }
+        }
+    }
+
+    private let indexer: ObjectIndexer
     private let locks: [Lock]
     /// Chunk addresses, written once under `allocation` and read with an
     /// atomic load: an id from the kernel may name a chunk not made yet.
@@ -33,33 +54,42 @@ final class NodeTable: @unchecked Sendable {
         var chunkCount = 0
     }
 
-    init() {
+    private static let chunkBytes = chunkSize * MemoryLayout<RawSlot>.stride
+
+    init(objectsOf cache: SlabCache) throws(DCacheError) {
+        indexer = try ObjectIndexer(cache)
         locks = (0..<NodeTable.stripeCount).map { _ in Lock() }
-        chunks = .allocate(capacity: NodeTable.maximumChunks)
-        chunks.initialize(repeating: 0, count: NodeTable.maximumChunks)
+        // Zero until a chunk is made: only the pages in use become resident.
+        chunks = TableMemory.allocate(bytes: NodeTable.maximumChunks * 8)
+            .bindMemory(to: UInt64.self, capacity: NodeTable.maximumChunks)
     }
 
     deinit {
         for i in 0..<NodeTable.maximumChunks where chunks[i] != 0 {
-            UnsafeMutablePointer<Slot>(bitPattern: UInt(chunks[i]))!.deallocate()
+            TableMemory.deallocate(UnsafeMutableRawPointer(bitPattern: UInt(chunks[i]))!, bytes: NodeTable.chunkBytes)
         }
-        chunks.deallocate()
+        TableMemory.deallocate(chunks, bytes: NodeTable.maximumChunks * 8)
     }
 
-    private func slotAddress(_ id: NodeID) -> UnsafeMutablePointer<Slot>? {
+    private func slotAddress(_ id: NodeID) -> UnsafeMutablePointer<RawSlot>? {
         let chunk = Int(id.rawValue >> UInt64(NodeTable.chunkShift))
         guard id.rawValue > 0, chunk < NodeTable.maximumChunks else { return nil }
         let base = slab_load_u64(chunks + chunk, Int32(SLAB_ACQUIRE))
         guard base != 0 else { return nil }
-        return UnsafeMutablePointer<Slot>(bitPattern: UInt(base))! + Int(id.rawValue & UInt64(NodeTable.chunkSize - 1))
+        return UnsafeMutablePointer<RawSlot>(bitPattern: UInt(base))! + Int(id.rawValue & UInt64(NodeTable.chunkSize - 1))
     }
 
     /// Runs `body` with the slot of `id` under its stripe lock; nil slot if
     /// the id was never issued.
     @inline(__always)
-    func withSlot<R>(_ id: NodeID, _ body: (UnsafeMutablePointer<Slot>?) throws -> R) rethrows -> R {
-        try locks[Int(id.rawValue & UInt64(NodeTable.stripeCount - 1))].withLock { try body(slotAddress(id)) }
+    func withSlot<R>(_ id: NodeID, _ body: (Slot?) throws -> R) rethrows -> R {
+        try locks[Int(id.rawValue & UInt64(NodeTable.stripeCount - 1))].withLock {
+            try body(slotAddress(id).map { Slot(raw: $0, indexer: indexer) })
+        }
     }
+
+    /// The generation `id` was issued with (0 if never issued).
+    func generation(of id: NodeID) -> UInt32 { withSlot(id) { $0?.generation ?? 0 } }
 
     /// A fresh id and its generation. The slot stays empty until published.
     func issue(reserving reservedID: NodeID? = nil) -> (NodeID, UInt32)? {
@@ -77,8 +107,8 @@ final class NodeTable: @unchecked Sendable {
             let chunk = Int(id >> UInt64(NodeTable.chunkShift))
             guard chunk < NodeTable.maximumChunks else { return nil }
             while allocation.chunkCount <= chunk {
-                let memory = UnsafeMutablePointer<Slot>.allocate(capacity: NodeTable.chunkSize)
-                memory.initialize(repeating: Slot(object: nil, generation: 0), count: NodeTable.chunkSize)
+                // Mapped memory is zero: empty slots, generation 0.
+                let memory = TableMemory.allocate(bytes: NodeTable.chunkBytes)
                 slab_store_u64(chunks + allocation.chunkCount, UInt64(UInt(bitPattern: memory)), Int32(SLAB_RELEASE))
                 allocation.chunkCount += 1
             }
@@ -86,7 +116,7 @@ final class NodeTable: @unchecked Sendable {
         }
         guard let issued else { return nil }
         let id = NodeID(issued)
-        let generation = withSlot(id) { $0!.pointee.generation }
+        let generation = withSlot(id) { $0!.generation }
         return (id, generation)
     }
 
@@ -94,12 +124,15 @@ final class NodeTable: @unchecked Sendable {
     /// gets a new generation.
     func recycle(_ id: NodeID) {
         withSlot(id) { slot in
-            slot!.pointee.object = nil
-            slot!.pointee.generation &+= 1
+            slot!.object = nil
+            slot!.generation &+= 1
         }
         allocation.withLock { $0.free.append(id.rawValue) }
     }
 
     /// Ids issued and not recycled, an upper bound on live inodes.
     var issuedCount: Int { allocation.withLock { Int($0.next) - 1 - $0.free.count } }
+
+    /// Bytes of slot chunks (for per-entry accounting).
+    var bytes: Int { allocation.withLock { $0.chunkCount } * NodeTable.chunkBytes }
 }

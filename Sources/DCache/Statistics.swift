@@ -49,7 +49,7 @@ extension DirectoryCache {
             utilization: slabBytes == 0 ? 0 : Double(liveBytes) / Double(slabBytes),
             evictedPerPage: pages == 0 ? 0 : Double(evicted) / Double(pages),
             hitRate: lookups == 0 ? 0 : Double(counters.value(.hits) + counters.value(.negativeHits)) / Double(lookups),
-            tableBytes: identityTable.bytes + dentryTable.bytes + nodeTable.issuedCount * 16
+            tableBytes: identityTable.bytes + dentryTable.bytes + nodeTable.issuedCount * MemoryLayout<NodeTable.RawSlot>.stride
         )
     }
 }

@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 
 /// A range of virtual memory reserved once and kept mapped until deinit.
@@ -37,6 +38,14 @@ final class PageRegion: @unchecked Sendable {
 
 /// Reads this process's resident set size from /proc/self/statm.
 public enum ProcessMemory {
+    /// Caps glibc's malloc arenas (its default is 8 per core, one per thread
+    /// that allocates while another holds an arena). Call before starting
+    /// threads. Returns whether glibc accepted it.
+    @discardableResult
+    public static func limitMallocArenas(_ count: Int) -> Bool {
+        slab_set_malloc_arena_max(Int32(count)) == 1
+    }
+
     public static func residentBytes() -> Int {
         let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return 0 }

@@ -16,8 +16,10 @@ public final class SlabCache: @unchecked Sendable {
     let threadCaches = Locked([ThreadCache]())
 
     // Copied out of the configuration for the fast path.
-    let regionBase: UnsafeMutableRawPointer
-    let regionBytes: Int
+    /// The reserved range every object of this cache lies in (owners may
+    /// name objects by their offset in it).
+    public let regionBase: UnsafeMutableRawPointer
+    public let regionBytes: Int
     let threadCacheCapacity: Int
     /// This cache's index in every thread's ThreadTable, and the serial that
     /// tells it from a dead cache that had the same index.

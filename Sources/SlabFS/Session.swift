@@ -1,6 +1,7 @@
 import CFuse
 import DCache
 import Glibc
+import Slab
 import SystemPackage
 
 /// Why a mount could not start, in one line.
@@ -25,6 +26,10 @@ public enum Session {
         // Modes arrive with the caller's umask applied by the kernel; ours
         // must not apply a second one.
         umask(0)
+        // One malloc arena: each thread's own (glibc's default) costs 100 KB
+        // or more of RSS once it has served requests; glibc's per-thread
+        // cache keeps most small allocations off the shared arena's lock.
+        ProcessMemory.limitMallocArenas(1)
         LibfuseLog.shared.install()
         LibfuseLog.shared.forwardAll(configuration.debug)
         let backing: BackingDirectory
@@ -100,7 +105,11 @@ public enum Session {
         } else {
             let loop = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(loop, 0)
-            fuse_loop_cfg_set_max_threads(loop, UInt32(configuration.threads))
+            // At most --threads workers; idle ones stay, so that the set does
+            // not churn (a new thread is a new stack and request buffer).
+            let workers = UInt32(configuration.threads)
+            fuse_loop_cfg_set_max_threads(loop, workers)
+            fuse_loop_cfg_set_idle_threads(loop, workers)
             result = fuse_session_loop_mt(session, loop)
             fuse_loop_cfg_destroy(loop)
         }

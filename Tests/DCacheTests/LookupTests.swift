@@ -60,6 +60,61 @@ struct LookupTests {
         #expect(stats.caches[3].activeObjects == 1)
     }
 
+    @Test("the inode's compact fields round-trip: handle types and lengths, a device node's rdev, full attributes")
+    func compactInodeFields() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        var device = attributes(20)
+        device.mode = 0o020644  // a character device: rdev kept where a size would be
+        device.size = 0
+        device.rdev = 0x0501
+        device.uid = 1000; device.gid = 1001; device.nlink = 3; device.blocks = 8
+        device.atime = -1_500_000_001; device.ctime = 1_700_000_000_123_456_789
+        let handles = [BackingFileHandle(type: Int32.min, bytes: []),          // no handle: SlabFS's marker
+                       BackingFileHandle(type: 0x81, bytes: Array(0..<8)),     // inline, 8 bytes
+                       BackingFileHandle(type: 1, bytes: Array(0..<12)),       // tmpfs's 12: a long handle
+                       BackingFileHandle(type: 0x1234, bytes: [1, 2])]         // a type above a byte: long
+        for (i, handle) in handles.enumerated() {
+            let inode = try cache.insert(parent: .root, name: name("c\(i)"), identity: identity(20 + UInt64(i)),
+                                         handle: handle, attributes: device, entryTimeout: 10, attributeTimeout: 10)
+            #expect(inode.handle == handle)
+            let (cached, fresh) = cache.attributes(of: inode)
+            #expect(cached == device && fresh)
+            inode.release()
+        }
+        #expect(cache.statistics().caches[3].activeObjects == 2)
+    }
+
+    @Test("attributes the inode cannot hold are kept expired, so they are never served from the cache")
+    func attributesThatDoNotFit() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        var odd = attributes(30)
+        odd.mode = 0o060600  // a block device that reports a size
+        odd.size = 4096
+        odd.rdev = 0x0801
+        let inode = try cache.insert(parent: .root, name: name("b"), identity: identity(30), handle: handle(30),
+                                     attributes: odd, entryTimeout: 10, attributeTimeout: 10)
+        #expect(!cache.attributes(of: inode).fresh)
+        cache.setAttributes(inode, attributes(30), timeout: 10)
+        #expect(cache.attributes(of: inode) == (attributes(30), true))
+        inode.release()
+    }
+
+    @Test("the kernel's lookup count saturates at 32 bits and then pins the inode")
+    func saturatingLookups() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inode = try cache.insert(parent: .root, name: name("s"), identity: identity(40), handle: handle(40),
+                                     attributes: attributes(40), entryTimeout: 10, attributeTimeout: 10)
+        cache.kernelLookup(inode, count: UInt64(UInt32.max) - 1)
+        cache.kernelLookup(inode, count: 5)
+        #expect(cache.kernelLookups(of: inode.nodeID) == UInt64(UInt32.max))
+        cache.forget(inode.nodeID, count: UInt64(UInt32.max))
+        #expect(cache.kernelLookups(of: inode.nodeID) == UInt64(UInt32.max))
+        inode.release()
+    }
+
     @Test("bad names are refused and change nothing")
     func badNames() throws {
         let cache = try makeCache()
@@ -83,6 +138,26 @@ struct LookupTests {
             Issue.record("an expired entry was served")
             return
         }
+    }
+
+    @Test("names removed count against the negative cap too, and a name removed again and again queues once")
+    func removedNamesAreCapped() throws {
+        let cache = try makeCache { $0.negativeLimit = 50 }
+        try makeRoot(cache)
+        try populate(cache, files: 200)
+        for i in 0..<200 { cache.remove(parent: .root, name: name("f\(i)"), negativeTimeout: 10) }
+        #expect(cache.statistics().negativeDentries == 50)
+        // One name made and removed many times: a single queued entry stays
+        // live, so the queue must not keep the others.
+        for round in 0..<5000 {
+            let inode = try cache.insert(parent: .root, name: name("tmp"), identity: identity(9000 + UInt64(round)),
+                                         handle: handle(9000), attributes: attributes(9000), entryTimeout: 10,
+                                         attributeTimeout: 10)
+            inode.release()
+            cache.remove(parent: .root, name: name("tmp"), negativeTimeout: 10)
+        }
+        #expect(cache.statistics().negativeDentries <= 50)
+        #expect(cache.negativeQueueLength <= 2 * 50 + 1024 + 1)
     }
 
     @Test("a negative dentry answers lookups of a missing name")
@@ -208,7 +283,7 @@ struct FragmentationMapTests {
     func populated() throws {
         let cache = try makeCache()
         try makeRoot(cache)
-        try populate(cache, files: 640)
+        try populate(cache, files: 1024)  // 12 slabs of 85 dentries
         let maps = cache.fragmentationMaps()
         #expect(maps.map(\.cache) == ["slabfs_dentry", "slabfs_inode"])
         #expect(maps[0].cells.hasPrefix("9999999999"))

@@ -1,8 +1,12 @@
 #ifndef CSLABSUPPORT_H
 #define CSLABSUPPORT_H
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/// mallopt(M_ARENA_MAX, n): Swift's Glibc module does not export mallopt.
+static inline int slab_set_malloc_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
 
 /// The calling thread's table of per-thread object caches (owned by Slab).
 extern _Thread_local void *slab_thread_table;
