@@ -96,7 +96,11 @@ public final class DirectoryCache: @unchecked Sendable {
     public var slabCaches: [SlabCache] { [dentries, inodes, longNames, longHandles] }
 
     /// Pages held by all four caches.
-    public var residentPages: Int { slabCaches.reduce(0) { $0 + $1.residentPages } }
+    /// Summed field by field: it is read on every insert (`noteGrowth`), and
+    /// `slabCaches` builds an array.
+    public var residentPages: Int {
+        dentries.residentPages + inodes.residentPages + longNames.residentPages + longHandles.residentPages
+    }
 
     // MARK: Inodes
 
@@ -353,6 +357,8 @@ public struct InodeReference: @unchecked Sendable {
     public var generation: UInt64 { UInt64(cache.nodeTable.generation(of: nodeID)) }
     public var identity: BackingIdentity { object.identity }
     public var handle: BackingFileHandle { object.handle }
+    /// `handle.type` without building the handle (an array) first.
+    public var handleType: Int32 { object.handleType }
     /// The object's address (for `user.slabfs.object`).
     public var address: UnsafeMutableRawPointer { object.raw }
     public var count: UInt32 { object.reference.count }

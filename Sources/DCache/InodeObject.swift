@@ -149,6 +149,13 @@ struct InodeObject: Hashable, @unchecked Sendable {
     var longHandleObject: UnsafeMutableRawPointer? {
         flags & InodeObject.longHandle != 0 ? raw.load(fromByteOffset: 88, as: UnsafeMutableRawPointer.self) : nil
     }
+    /// The handle's type alone, without copying its bytes out.
+    var handleType: Int32 {
+        if let long = longHandleObject { return long.load(as: Int32.self) }
+        let type = (flags >> 8) & 0xff
+        return type == 255 ? Int32.min : Int32(type)
+    }
+
     var handle: BackingFileHandle {
         if let long = longHandleObject {
             let length = Int(long.load(fromByteOffset: 4, as: UInt32.self))

@@ -59,7 +59,7 @@ final class PathDescriptors: Sendable {
 extension FileSystem {
     /// Whether the inode is reached through a kept descriptor, not a handle.
     func usesKeptDescriptor(_ inode: InodeReference) -> Bool {
-        inode.handle.type == Self.descriptorHandleType
+        inode.handleType == Self.descriptorHandleType
     }
 
     private func backingHandle(_ inode: InodeReference) throws(Errno) -> BackingHandle {

@@ -78,6 +78,7 @@ struct LookupTests {
             let inode = try cache.insert(parent: .root, name: name("c\(i)"), identity: identity(20 + UInt64(i)),
                                          handle: handle, attributes: device, entryTimeout: 10, attributeTimeout: 10)
             #expect(inode.handle == handle)
+            #expect(inode.handleType == handle.type)
             let (cached, fresh) = cache.attributes(of: inode)
             #expect(cached == device && fresh)
             inode.release()
