@@ -122,7 +122,7 @@ import Testing
         var long = scratch.arguments("threads=4")
         long.singleThreaded = true
         #expect(try parseMount(long).usesOneThread)
-        for text in ["0", "-1", "257", "x", ""] {
+        for text in ["0", "00", "-1", "257", "x", ""] {
             let error = mountRefusal(scratch.arguments("threads=\(text)"))
             #expect(error?.problem == .invalidValue, "threads=\(text)")
             #expect(error?.message.contains("thread count") == true)

@@ -102,8 +102,11 @@ enum Setting: CaseIterable {
         case .cacheTimeout:
             return ValueParser.seconds(text).storing { configuration.cacheTimeoutSeconds = $0 }
         case .threads:
-            if text == "0" { return "at least 1" }
-            return ValueParser.count(text, maximum: MountConfiguration.maximumThreads).storing { configuration.threads = $0 }
+            switch ValueParser.count(text, maximum: MountConfiguration.maximumThreads) {
+            case .success(let count) where count >= 1: configuration.threads = count
+            case .success: return "at least 1"
+            case .failure(let rejection): return rejection.reason
+            }
         }
         return nil
     }
