@@ -149,7 +149,7 @@ extension FileSystem {
         case .cacheTimeout: String(cacheTimeout)
         case .pageSize: String(configuration.pageSizeBytes)
         case .psiThreshold: String(configuration.psiThresholdMicroseconds)
-        case .threads: String(configuration.usesOneThread ? 1 : configuration.threads)
+        case .threads: String(configuration.threads)
         }
     }
 

@@ -39,6 +39,7 @@ extension MountConfiguration {
         configuration.foreground = configuration.foreground || arguments.foreground || arguments.debug
         configuration.debug = configuration.debug || arguments.debug
         configuration.singleThreaded = arguments.singleThreaded
+        if arguments.singleThreaded { configuration.threads = 1 }  // -s wins over --threads
         configuration.allowOther = configuration.allowOther || arguments.allowOther
         try configuration.checkCombination()
 

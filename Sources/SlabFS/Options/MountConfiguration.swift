@@ -25,7 +25,7 @@ public struct MountConfiguration: Sendable, Equatable {
     /// Log every FUSE request (`-d`, `-o debug`); forwarded to libfuse as `-d`.
     public var debug: Bool
 
-    /// `-s` was given: one request thread, whatever `threads` says.
+    /// `-s` was given (parsing then sets `threads` to 1).
     public var singleThreaded: Bool
 
     /// Request threads (`--threads`, `-o threads`). 1, the default, serves
@@ -37,7 +37,7 @@ public struct MountConfiguration: Sendable, Equatable {
     /// 1.5-2 times the daemon CPU per request of one thread (mount-tests/bench
     /// and the README's Benchmarks). Parallel workloads on slow disks want more.
     public var threads: Int
-    public var usesOneThread: Bool { singleThreaded || threads == 1 }
+    public var usesOneThread: Bool { threads == 1 }
 
     // MARK: The dentry and inode cache
 
