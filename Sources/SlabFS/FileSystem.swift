@@ -48,6 +48,8 @@ final class FileSystem: Sendable {
     let pathDescriptors = PathDescriptors()
     let directoryDescriptors = DirectoryDescriptors()
     let kicker: Kicker
+    /// The one-thread loop, and its polling bound (a runtime setting).
+    let requestLoop: RequestLoop
     /// Whether inodes are remembered by file handle. False where the
     /// backing filesystem has none, where this process may not open them
     /// (open_by_handle_at needs CAP_DAC_READ_SEARCH: a mount by an ordinary
@@ -98,6 +100,7 @@ final class FileSystem: Sendable {
         cacheTimeoutBits = Atomic(configuration.cacheTimeoutSeconds.bitPattern)
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
         kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
+        requestLoop = RequestLoop(maximumMicroseconds: configuration.pollMicroseconds)
         usesHandles = Self.handlesWork(backing)
         runsAsCaller = configuration.allowOther
         daemonUser = geteuid()

@@ -101,7 +101,7 @@ public enum Session {
         withSignalsBlocked { fileSystem.kicker.start(session: session) }
         let result: Int32
         if configuration.usesOneThread {
-            result = fuse_session_loop(session)
+            result = fileSystem.requestLoop.run(session)
         } else {
             let loop = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(loop, 0)

@@ -64,6 +64,10 @@ struct MountCommand: ParsableCommand {
             help: ArgumentHelp("Request threads: 1 serves requests on one thread, more uses libfuse's multi-threaded loop (default 1).", valueName: "n"))
     var threads: String?
 
+    @Option(name: .customLong("poll-us"), parsing: .unconditional,
+            help: ArgumentHelp("With one request thread, poll for the next request up to this many microseconds after a reply before sleeping; 0 never polls (default 100).", valueName: "n"))
+    var pollMicroseconds: String?
+
     @Option(name: .customLong("cache-size"), parsing: .unconditional,
             help: ArgumentHelp("Memory budget of the dentry and inode cache (default 64M).", valueName: "size"))
     var cacheSize: String?
@@ -126,6 +130,7 @@ struct MountCommand: ParsableCommand {
         arguments.attrTimeout = attrTimeout
         arguments.cacheTimeout = cacheTimeout
         arguments.threads = threads
+        arguments.pollMicroseconds = pollMicroseconds
         arguments.negativeLimit = negativeLimit
         arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
         return arguments

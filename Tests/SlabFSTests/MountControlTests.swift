@@ -101,6 +101,7 @@ struct MountControlTests {
             ("eviction", "lru", "lru"), ("migrate", "off", "off"), ("kernel_cache_limit", "5000", "5000"),
             ("kernel_cache_limit", "0", "0"), ("negative_limit", "10", "10"),
             ("entry_timeout", "0.5", "0.5"), ("attr_timeout", "2", "2.0"), ("cache_timeout", "30", "30.0"),
+            ("poll_us", "0", "0"), ("poll_us", "1000", "1000"), ("poll_us", "50", "50"),
         ]
         for (name, value, reads) in good {
             try setAttribute(root, "user.slabfs." + name, value)
@@ -122,6 +123,7 @@ struct MountControlTests {
             ("negative_limit", "-1"), ("negative_limit", "1e3"),
             ("entry_timeout", "-1"), ("entry_timeout", "inf"), ("attr_timeout", "soon"),
             ("cache_timeout", "-2"), ("cache_timeout", "later"),
+            ("poll_us", "-1"), ("poll_us", "1001"), ("poll_us", "fast"),
             ("nonsense", "1"), ("reclaim", "0"), ("reclaim", "-5"), ("reclaim", "x"), ("compact", "2"),
             ("stats", "1"), ("slabinfo", "1"), ("slabmap", "1"), ("object", "1"), ("page_size", "8192"),
             ("threads", "4"),

@@ -16,6 +16,7 @@ import Testing
         #expect(configuration.attrTimeoutSeconds == 1.0)
         #expect(configuration.cacheTimeoutSeconds == 60.0)
         #expect(configuration.threads == 1 && configuration.usesOneThread)
+        #expect(configuration.pollMicroseconds == 100)
         #expect(configuration.negativeDentryLimit == 65_536)
         #expect(configuration.psiThresholdMicroseconds == 150_000)
         #expect(!configuration.allowOther && !configuration.readOnly)
@@ -126,6 +127,21 @@ import Testing
             let error = mountRefusal(scratch.arguments("threads=\(text)"))
             #expect(error?.problem == .invalidValue, "threads=\(text)")
             #expect(error?.message.contains("thread count") == true)
+        }
+    }
+
+    @Test("poll_us is a whole number of microseconds from 0 (never poll) to 1000; the long flag wins over -o")
+    func pollMicroseconds() throws {
+        let scratch = try OptionsScratch()
+        #expect(try parseMount(scratch.arguments("poll_us=0")).pollMicroseconds == 0)
+        #expect(try parseMount(scratch.arguments("poll_us=1000")).pollMicroseconds == 1000)
+        var long = scratch.arguments("poll_us=10")
+        long.pollMicroseconds = "200"
+        #expect(try parseMount(long).pollMicroseconds == 200)
+        for text in ["-1", "1001", "50us", "1.5", "x", ""] {
+            let error = mountRefusal(scratch.arguments("poll_us=\(text)"))
+            #expect(error?.problem == .invalidValue, "poll_us=\(text)")
+            #expect(error?.message.contains("poll time") == true)
         }
     }
 

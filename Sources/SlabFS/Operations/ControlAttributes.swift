@@ -25,7 +25,8 @@ import Foundation
 ///   read the last compaction's report as JSON.
 /// - The settings that may change while mounted, by their `-o` names
 ///   (`cache_size`, `eviction`, `migrate`, `kernel_cache_limit`,
-///   `negative_limit`, `entry_timeout`, `attr_timeout`, `cache_timeout`): read the value in
+///   `negative_limit`, `entry_timeout`, `attr_timeout`, `cache_timeout`,
+///   `poll_us`): read the value in
 ///   force, write a new one in the spellings the command line takes.
 ///
 /// On every node, the root included: `object`, the node's inode and the
@@ -44,6 +45,7 @@ enum ControlAttribute: String, CaseIterable {
     case entryTimeout = "entry_timeout"
     case attrTimeout = "attr_timeout"
     case cacheTimeout = "cache_timeout"
+    case poll = "poll_us"
 
     static let prefix = "user.slabfs."
 
@@ -67,6 +69,7 @@ enum ControlAttribute: String, CaseIterable {
         case .entryTimeout: .entryTimeout
         case .attrTimeout: .attrTimeout
         case .cacheTimeout: .cacheTimeout
+        case .poll: .poll
         case .slabinfo, .stats, .slabmap, .reclaim, .compact, .object: nil
         }
     }
@@ -150,6 +153,7 @@ extension FileSystem {
         case .pageSize: String(configuration.pageSizeBytes)
         case .psiThreshold: String(configuration.psiThresholdMicroseconds)
         case .threads: String(configuration.threads)
+        case .poll: String(requestLoop.maximumMicroseconds)
         }
     }
 
@@ -176,6 +180,7 @@ extension FileSystem {
             cacheTimeout = parsed.cacheTimeoutSeconds
             // What was recorded under the longer timeout must not outlive the new one.
             if shorter { cache.expireAll() }
+        case .poll: requestLoop.maximumMicroseconds = parsed.pollMicroseconds
         case .pageSize, .psiThreshold, .threads: throw .invalidArgument
         }
     }
@@ -185,7 +190,8 @@ extension FileSystem {
         var settings = Dictionary(uniqueKeysWithValues: Setting.allCases.map { ($0.optionKey, settingValue($0)) })
         settings["allow_other"] = configuration.allowOther ? "on" : "off"
         return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
-                               kernelHeldInodes: cache.kernelHeldInodes, configuration: settings)
+                               kernelHeldInodes: cache.kernelHeldInodes, configuration: settings,
+                               requestLoop: requestLoop.statistics)
     }
 
     /// The daemon's RSS: the second field of /proc/self/statm, in pages.

@@ -39,6 +39,8 @@ public struct MountArguments: Sendable, Equatable {
     public var cacheTimeout: String?
     /// `--threads N`
     public var threads: String?
+    /// `--poll-us N`
+    public var pollMicroseconds: String?
     /// `--negative-limit N`
     public var negativeLimit: String?
     /// `--psi-threshold-us N`
@@ -57,6 +59,7 @@ public struct MountArguments: Sendable, Equatable {
             (.pageSize, pageSize), (.kernelCacheLimit, kernelCacheLimit),
             (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
             (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds), (.threads, threads),
+            (.poll, pollMicroseconds),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }
     }

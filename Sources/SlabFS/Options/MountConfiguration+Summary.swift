@@ -2,7 +2,9 @@ extension MountConfiguration {
     /// A human-readable account of the configuration, one setting per line,
     /// with units (for `slabfs` to show, and for the mount's debug log).
     public var summary: String {
-        let loop = usesOneThread ? "one request thread" : "multi-threaded loop, at most \(threads) threads"
+        let loop = !usesOneThread ? "multi-threaded loop, at most \(threads) threads"
+            : pollMicroseconds == 0 ? "one request thread, no polling"
+            : "one request thread, polling up to \(pollMicroseconds) us after a reply"
         let mode = foreground ? "foreground" : "background (daemon)"
         let limit = kernelCacheLimit == 0 ? "unlimited" : "\(kernelCacheLimit) inodes"
         let psi = psiThresholdMicroseconds == 0

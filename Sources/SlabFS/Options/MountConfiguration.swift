@@ -39,6 +39,16 @@ public struct MountConfiguration: Sendable, Equatable {
     public var threads: Int
     public var usesOneThread: Bool { threads == 1 }
 
+    /// How long the one request thread may poll for the next request after
+    /// a reply before it sleeps, in microseconds (`--poll-us`, `-o poll_us`;
+    /// 0 never polls; the multi-threaded loop never does). The time it polls
+    /// adapts between 0 and this bound, as the kernel's haltpoll governor
+    /// does (`RequestLoop`). Polling is the default because waking a
+    /// sleeping thread on another core costs more than the daemon's whole
+    /// work for a cached lookup: a cold stat took 25-28 us with a sleeping
+    /// daemon and 14-16 us with a polling one (README, Benchmarks).
+    public var pollMicroseconds: Int
+
     // MARK: The dentry and inode cache
 
     /// Memory budget of our dentry and inode caches, in bytes (`--cache-size`,
@@ -128,6 +138,14 @@ public struct MountConfiguration: Sendable, Equatable {
     /// Enough negative entries for a build's failed header and library
     /// searches, small enough (a few MiB) not to crowd out positive entries.
     public static let defaultNegativeDentryLimit = 65_536
+    /// A sequential client's gap between a reply and its next request took
+    /// 10-20 us here. The bound is also where the window stops growing and
+    /// starts shrinking (`PollWindow`), and an idle period measured after a
+    /// sleep includes the wake-up (20-30 us): 50 us let a window that had
+    /// shrunk to 0 stay there while requests came every 15 us.
+    public static let defaultPollMicroseconds = 100
+    /// A millisecond: beyond it polling only burns CPU.
+    public static let maximumPollMicroseconds = 1_000
     /// 150 ms of stall per second: sustained pressure, not a blip.
     public static let defaultPSIThresholdMicroseconds = 150_000
     /// The PSI trigger's window; a threshold may not exceed it (kernel rule).
@@ -146,6 +164,7 @@ public struct MountConfiguration: Sendable, Equatable {
         debug = false
         singleThreaded = false
         threads = 1
+        pollMicroseconds = Self.defaultPollMicroseconds
         cacheSizeBytes = Self.defaultCacheSizeBytes
         eviction = .page
         migrate = true

@@ -2,7 +2,7 @@
 /// `-o key=VALUE` (so fstab and mount.fuse3 can set them too).
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
-    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads
+    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads, poll
 
     /// The `-o` key.
     var optionKey: String {
@@ -18,6 +18,7 @@ enum Setting: CaseIterable {
         case .negativeLimit: "negative_limit"
         case .psiThreshold: "psi_threshold_us"
         case .threads: "threads"
+        case .poll: "poll_us"
         }
     }
 
@@ -35,6 +36,7 @@ enum Setting: CaseIterable {
         case .negativeLimit: "--negative-limit"
         case .psiThreshold: "--psi-threshold-us"
         case .threads: "--threads"
+        case .poll: "--poll-us"
         }
     }
 
@@ -52,6 +54,7 @@ enum Setting: CaseIterable {
         case .negativeLimit: "negative dentry limit"
         case .psiThreshold: "PSI threshold"
         case .threads: "thread count"
+        case .poll: "poll time"
         }
     }
 
@@ -61,7 +64,7 @@ enum Setting: CaseIterable {
         case .cacheSize, .pageSize: "SIZE"
         case .eviction: "page|lru"
         case .migrate: "on|off"
-        case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads: "N"
+        case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads, .poll: "N"
         case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
         }
     }
@@ -107,6 +110,9 @@ enum Setting: CaseIterable {
             case .success: return "at least 1"
             case .failure(let rejection): return rejection.reason
             }
+        case .poll:
+            return ValueParser.count(text, maximum: MountConfiguration.maximumPollMicroseconds, unit: "microseconds")
+                .storing { configuration.pollMicroseconds = $0 }
         }
         return nil
     }

@@ -11,11 +11,35 @@ public struct MountStatistics: Codable, Sendable {
     public var kernelHeldInodes: Int
     /// Settings in force, by their `-o` names.
     public var configuration: [String: String]
+    /// How requests reached the one-thread loop; nil with several threads.
+    public var requestLoop: RequestLoopStatistics?
 
-    public init(cache: DCacheStatistics, daemonRSSBytes: Int, kernelHeldInodes: Int, configuration: [String: String]) {
+    public init(cache: DCacheStatistics, daemonRSSBytes: Int, kernelHeldInodes: Int, configuration: [String: String],
+                requestLoop: RequestLoopStatistics? = nil) {
         self.cache = cache
         self.daemonRSSBytes = daemonRSSBytes
         self.kernelHeldInodes = kernelHeldInodes
         self.configuration = configuration
+        self.requestLoop = requestLoop
+    }
+}
+
+/// The one-thread loop's requests by how they were found: whether polling
+/// after replies pays (`caughtPolling` against `afterSleep`).
+public struct RequestLoopStatistics: Codable, Sendable, Equatable {
+    /// Already queued when the loop asked for the next request.
+    public var queued: Int
+    /// Arrived while the loop polled after a reply.
+    public var caughtPolling: Int
+    /// Woke the loop from its sleep.
+    public var afterSleep: Int
+    /// How long the loop polls now, in microseconds (adapts up to poll_us).
+    public var pollWindowMicroseconds: Int
+
+    public init(queued: Int, caughtPolling: Int, afterSleep: Int, pollWindowMicroseconds: Int) {
+        self.queued = queued
+        self.caughtPolling = caughtPolling
+        self.afterSleep = afterSleep
+        self.pollWindowMicroseconds = pollWindowMicroseconds
     }
 }

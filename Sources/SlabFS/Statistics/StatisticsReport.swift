@@ -28,6 +28,12 @@ public enum StatisticsReport {
             " Evicted: reclaim \(c[.evictionsReclaim]), lru \(c[.evictionsLRU]), compaction \(c[.evictionsCompaction]), "
                 + "negative cap \(c[.evictionsNegativeLimit])",
             " Pressure events: budget \(c[.pressureBudget]), psi \(c[.pressurePSI]), explicit \(c[.pressureExplicit])",
+        ]
+        if let loop = stats.requestLoop {
+            lines.append(" Requests: queued \(loop.queued), caught polling \(loop.caughtPolling), after sleep \(loop.afterSleep); "
+                + "polls up to \(loop.pollWindowMicroseconds) us now")
+        }
+        lines += [
             "",
             "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME",
         ]
