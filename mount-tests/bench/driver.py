@@ -84,6 +84,23 @@ def rss_bytes(pid):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU of every thread of `pid`, in seconds (0 if gone)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def fd_count(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -257,41 +274,54 @@ def op_count(key, n):
 
 
 def run_phases(root, n, daemon=None, on_point=None):
-    """Runs the seven workloads on `root`; returns seconds per workload.
+    """Runs the seven workloads on `root`; returns seconds per workload
+    (and with `daemon`, its CPU seconds per workload under "daemon_cpu").
     on_point(name) is called at measurement points (after mount / after stats)."""
     dirs, files = tree(root, n)
     lstat, op, cl = os.lstat, os.open, os.close
     t = {}
+    # The daemon's CPU per workload: polling after replies trades CPU for
+    # latency, and the tables show what it costs.
+    cpu = {}
+    sample = (lambda: cpu_seconds(daemon.pid)) if daemon else (lambda: 0.0)
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+    c0 = sample()
     t0 = time.perf_counter()
     for d in dirs:
         os.mkdir(d)
     for f in files:
         cl(op(f, flags, 0o644))
     t["create"] = time.perf_counter() - t0
+    cpu["create"] = sample() - c0
 
+    c0 = sample()
     t0 = time.perf_counter()
     for f in files:
         lstat(f)
     t["stat_warm"] = time.perf_counter() - t0
+    cpu["stat_warm"] = sample() - c0
     if on_point:
         on_point("after_stat_warm")
 
     drop_caches()
     time.sleep(0.5)  # let FORGETs reach the daemons, alike for every target
+    c0 = sample()
     t0 = time.perf_counter()
     for f in files:
         lstat(f)
     t["stat_cold"] = time.perf_counter() - t0
+    cpu["stat_cold"] = sample() - c0
     if on_point:
         on_point("after_stat_cold")
 
     for key in ("list1", "list2"):
         total = 0
+        c0 = sample()
         t0 = time.perf_counter()
         for d in dirs:
             total += len(os.listdir(d))
         t[key] = time.perf_counter() - t0
+        cpu[key] = sample() - c0
         if total != n:
             raise RuntimeError(f"{key}: listed {total} entries, expected {n}")
 
@@ -299,6 +329,7 @@ def run_phases(root, n, daemon=None, on_point=None):
     buf = b"s" * BLOCK
     wflags = os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC
     rflags = os.O_RDONLY | os.O_CLOEXEC
+    c0 = sample()
     t0 = time.perf_counter()
     for f in chosen:
         fd = op(f, wflags)
@@ -315,16 +346,21 @@ def run_phases(root, n, daemon=None, on_point=None):
     tr = time.perf_counter() - t0
     t["rw4k"] = tw + tr
     t["write4k"], t["read4k"] = tw, tr
+    cpu["rw4k"] = sample() - c0
 
     unlink = os.unlink
+    c0 = sample()
     t0 = time.perf_counter()
     for f in files:
         unlink(f)
     for d in dirs:
         os.rmdir(d)
     t["unlink"] = time.perf_counter() - t0
+    cpu["unlink"] = sample() - c0
     if os.listdir(root):
         raise RuntimeError(f"{root} not empty after unlink")
+    if daemon:
+        t["daemon_cpu"] = cpu
     return t
 
 
@@ -697,6 +733,10 @@ def summarize(runs, n):
             e["rss_per_inode_warm"] = statistics.median(vals) if vals else None
             e["fds_after_stat"] = statistics.median(r["fds_after_stat"] for r in rs)
             e["fds_added"] = statistics.median(r["fds_added"] for r in rs)
+            cpu = [r["times"]["daemon_cpu"] for r in rs if "daemon_cpu" in r["times"]]
+            if cpu:
+                e["daemon_cpu_us_per_op"] = {k: 1e6 * statistics.median(c[k] for c in cpu) / op_count(k, n)
+                                             for k, _ in WORKLOADS}
             e["rss_after_mount"] = statistics.median(r["rss"]["after_mount"] for r in rs)
             e["rss_after_stat"] = statistics.median(r["rss"]["after_stat_cold"] for r in rs)
             if any("slabfs" in r for r in rs):
@@ -768,6 +808,15 @@ def table_round(rnd, title, reps):
         v = e.get("fds_after_stat")
         row += (f"{v:.0f} (+{e.get('fds_added', 0):.0f})" if v is not None else "-").rjust(22)
     lines.append(row)
+    lines.append("  daemon CPU per operation, us (user + system, every thread; from 10 ms clock ticks, so short workloads are coarse)")
+    for k, label in WORKLOADS:
+        row = "  " + ("  " + label).ljust(w0) + "".rjust(22 if "native" in targets else 0)
+        for t in targets:
+            if t == "native":
+                continue
+            v = rnd["targets"][t].get("daemon_cpu_us_per_op", {}).get(k)
+            row += (f"{v:.1f}" if v is not None else "-").rjust(22)
+        lines.append(row)
     sl = rnd["targets"].get("slabfs", {}).get("slabfs")
     if sl:
         slab = statistics.median(x["slab_bytes_per_file"] for x in sl)
@@ -972,7 +1021,9 @@ def environment(args):
 OPTIONS_NOTE = """mount options (kernel-cache-relevant):
   slabfs          its defaults: default_permissions, entry/attr timeout 1 s (the kernel's), cache timeout 60 s (its own
                   cache's), readdirplus (auto), cache_readdir+keep_cache on directories, keep_cache on files, no writeback
-                  cache, no FLUSH after the first over a local filesystem, one request thread (--threads 1)
+                  cache, no FLUSH after the first over a local filesystem, one request thread (--threads 1) that
+                  polls for the next request up to 100 us after a reply (--poll-us; what that costs shows in the
+                  daemon CPU rows)
   passthrough_ll  its defaults (cache=auto: entry/attr timeout 1 s, readdirplus, no cache_readdir/keep_cache, no writeback,
                   multi-threaded) plus -o default_permissions to match slabfs; one O_PATH descriptor per inode
                   (facts.md measured -o cache=always separately: 86400 s timeouts, keep_cache and cache_readdir)
