@@ -24,6 +24,7 @@ final class RequestLoop: Sendable {
     private let queued = Atomic<Int>(0)
     private let caughtPolling = Atomic<Int>(0)
     private let afterSleep = Atomic<Int>(0)
+    private let yields = Atomic<Int>(0)
     private let window = Atomic<Int>(0)
     /// Whether `run` serves the mount (not the multi-threaded loop).
     private let running = Atomic<Bool>(false)
@@ -36,7 +37,8 @@ final class RequestLoop: Sendable {
         guard running.load(ordering: .relaxed) else { return nil }
         return RequestLoopStatistics(
             queued: queued.load(ordering: .relaxed), caughtPolling: caughtPolling.load(ordering: .relaxed),
-            afterSleep: afterSleep.load(ordering: .relaxed), pollWindowMicroseconds: window.load(ordering: .relaxed) / 1000)
+            afterSleep: afterSleep.load(ordering: .relaxed), yields: yields.load(ordering: .relaxed),
+            pollWindowMicroseconds: window.load(ordering: .relaxed) / 1000)
     }
 
     var maximumMicroseconds: Int {
@@ -59,7 +61,9 @@ final class RequestLoop: Sendable {
         running.store(true, ordering: .relaxed)
         var window = PollWindow(maximumNanoseconds: maximumMicroseconds * 1000)
         var idleSince: Int?
+        var polled = false
         var slept = false
+        var involuntarySwitches: Int?
         var result: Int32 = 0
         while fuse_session_exited(session) == 0 {
             let received = fuse_session_receive_buf(session, &buffer)
@@ -68,6 +72,7 @@ final class RequestLoop: Sendable {
                 if idleSince == nil {
                     idleSince = now
                     window.setMaximum(nanoseconds: maximumMicroseconds * 1000)
+                    polled = window.nanoseconds > 0
                 }
                 if now - idleSince! < window.nanoseconds { continue }
                 // Done polling: sleep until a request comes, the mount goes
@@ -81,7 +86,21 @@ final class RequestLoop: Sendable {
                 continue
             }
             if let since = idleSince {
-                window.record(idleNanoseconds: Self.monotonicNanoseconds() - since)
+                let now = Self.monotonicNanoseconds()
+                window.record(idleNanoseconds: now - since, at: now)
+                // Polling pays only on a core nobody else wants: a thread
+                // preempted while it polls is not there when the request
+                // comes, where a sleeping one would have been woken first.
+                if polled {
+                    let switches = Self.involuntarySwitches()
+                    if let before = involuntarySwitches, switches > before {
+                        window.yieldToOtherWork(at: now)
+                        yields.add(1, ordering: .relaxed)
+                    }
+                    involuntarySwitches = switches
+                } else {
+                    involuntarySwitches = nil
+                }
                 self.window.store(window.nanoseconds, ordering: .relaxed)
                 if slept {
                     afterSleep.add(1, ordering: .relaxed)
@@ -105,6 +124,14 @@ final class RequestLoop: Sendable {
         return result
     }
 
+    /// The calling thread's involuntary context switches (preemptions).
+    private static func involuntarySwitches() -> Int {
+        var usage = rusage()
+        // RUSAGE_THREAD (1): Glibc exports the enum without its GNU case.
+        getrusage(__rusage_who_t(1), &usage)
+        return usage.ru_nivcsw
+    }
+
     private static func monotonicNanoseconds() -> Int {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
@@ -116,10 +143,18 @@ final class RequestLoop: Sendable {
 /// not for long (polling a little longer would have caught the request),
 /// shrinks when it slept longer than the bound (requests are sparse, and
 /// polling only burns CPU). The kernel's haltpoll governor, with its
-/// defaults: grow by 2 from a start, shrink by 2.
+/// defaults: grow by 2 from a start, shrink by 2. Besides, it closes for
+/// `yieldHold` when other work wants the core (`yieldToOtherWork`).
 struct PollWindow {
     private(set) var maximumNanoseconds: Int
     private(set) var nanoseconds: Int
+    /// No growth before this time (monotonic nanoseconds).
+    private(set) var closedUntil = 0
+
+    /// How long polling stays off once the thread was preempted while
+    /// polling: long against a request (tens of us), short against a
+    /// compile job's life, so polling returns soon after the core is free.
+    static let yieldHold = 100_000_000
 
     /// Where growth starts from 0: a fifth of the bound, at most 10 us.
     var growthStart: Int { min(maximumNanoseconds / 5, 10_000) }
@@ -135,12 +170,21 @@ struct PollWindow {
     }
 
     /// Adapts to one idle period: the time from the end of a request to the
-    /// arrival of the next one, polling and sleep together.
-    mutating func record(idleNanoseconds idle: Int) {
+    /// arrival of the next one, polling and sleep together, ending at `now`.
+    mutating func record(idleNanoseconds idle: Int, at now: Int = .max) {
         if idle > nanoseconds && idle <= maximumNanoseconds {
+            guard now >= closedUntil else { return }
             nanoseconds = min(max(nanoseconds * 2, growthStart), maximumNanoseconds)
         } else if idle > maximumNanoseconds {
             nanoseconds /= 2
         }
+    }
+
+    /// Another runnable thread took the core while we polled: stop polling
+    /// for a while, so that the loop sleeps and is woken (first, as a
+    /// sleeper) when a request comes.
+    mutating func yieldToOtherWork(at now: Int) {
+        nanoseconds = 0
+        closedUntil = now + Self.yieldHold
     }
 }

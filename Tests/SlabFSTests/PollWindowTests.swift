@@ -52,3 +52,20 @@ import Testing
         #expect(window.nanoseconds == 0)
     }
 }
+
+extension PollWindowTests {
+    @Test("preempted while polling: the window closes, and stays closed against short sleeps for the hold")
+    func yields() {
+        var window = PollWindow(maximumNanoseconds: 100_000)
+        let start = 5_000_000_000
+        window.yieldToOtherWork(at: start)
+        #expect(window.nanoseconds == 0)
+        window.record(idleNanoseconds: 20_000, at: start + 1_000_000)
+        #expect(window.nanoseconds == 0)
+        window.record(idleNanoseconds: 20_000, at: start + PollWindow.yieldHold - 1)
+        #expect(window.nanoseconds == 0)
+        // Past the hold, a short sleep grows it again.
+        window.record(idleNanoseconds: 20_000, at: start + PollWindow.yieldHold)
+        #expect(window.nanoseconds == 10_000)
+    }
+}

@@ -33,13 +33,17 @@ public struct RequestLoopStatistics: Codable, Sendable, Equatable {
     public var caughtPolling: Int
     /// Woke the loop from its sleep.
     public var afterSleep: Int
+    /// Times polling stopped for a while because the thread was preempted
+    /// (another thread wanted the core).
+    public var yields: Int
     /// How long the loop polls now, in microseconds (adapts up to poll_us).
     public var pollWindowMicroseconds: Int
 
-    public init(queued: Int, caughtPolling: Int, afterSleep: Int, pollWindowMicroseconds: Int) {
+    public init(queued: Int, caughtPolling: Int, afterSleep: Int, yields: Int, pollWindowMicroseconds: Int) {
         self.queued = queued
         self.caughtPolling = caughtPolling
         self.afterSleep = afterSleep
+        self.yields = yields
         self.pollWindowMicroseconds = pollWindowMicroseconds
     }
 }

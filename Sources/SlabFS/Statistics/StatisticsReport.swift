@@ -30,7 +30,7 @@ public enum StatisticsReport {
             " Pressure events: budget \(c[.pressureBudget]), psi \(c[.pressurePSI]), explicit \(c[.pressureExplicit])",
         ]
         if let loop = stats.requestLoop {
-            lines.append(" Requests: queued \(loop.queued), caught polling \(loop.caughtPolling), after sleep \(loop.afterSleep); "
+            lines.append(" Requests: queued \(loop.queued), caught polling \(loop.caughtPolling), after sleep \(loop.afterSleep), yields \(loop.yields); "
                 + "polls up to \(loop.pollWindowMicroseconds) us now")
         }
         lines += [
