@@ -85,6 +85,13 @@ final class RequestLoop: Sendable {
                 slept = true
                 continue
             }
+            // A signal: the idle period goes on, or the loop ends.
+            if received == -EINTR { continue }
+            // 0: the session ended (unmounted); below 0: a read error.
+            if received <= 0 {
+                result = received
+                break
+            }
             if let since = idleSince {
                 let now = Self.monotonicNanoseconds()
                 window.record(idleNanoseconds: now - since, at: now)
@@ -111,12 +118,6 @@ final class RequestLoop: Sendable {
                 slept = false
             } else {
                 queued.add(1, ordering: .relaxed)
-            }
-            if received == -EINTR { continue }
-            // 0: the session ended (unmounted); below 0: a read error.
-            if received <= 0 {
-                result = received
-                break
             }
             fuse_session_process_buf(session, &buffer)
         }
