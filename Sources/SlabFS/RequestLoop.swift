@@ -98,6 +98,7 @@ final class RequestLoop: Sendable {
                 // Polling pays only on a core nobody else wants: a thread
                 // preempted while it polls is not there when the request
                 // comes, where a sleeping one would have been woken first.
+                // (Preempted while it served the last request counts too.)
                 if polled {
                     let switches = Self.involuntarySwitches()
                     if let before = involuntarySwitches, switches > before {
@@ -144,18 +145,22 @@ final class RequestLoop: Sendable {
 /// not for long (polling a little longer would have caught the request),
 /// shrinks when it slept longer than the bound (requests are sparse, and
 /// polling only burns CPU). The kernel's haltpoll governor, with its
-/// defaults: grow by 2 from a start, shrink by 2. Besides, it closes for
-/// `yieldHold` when other work wants the core (`yieldToOtherWork`).
+/// defaults: grow by 2 from a start, shrink by 2. Besides, it closes for a
+/// while when other work wants the core (`yieldToOtherWork`).
 struct PollWindow {
     private(set) var maximumNanoseconds: Int
     private(set) var nanoseconds: Int
     /// No growth before this time (monotonic nanoseconds).
     private(set) var closedUntil = 0
+    /// How long the last preemption closed the window.
+    private(set) var hold = Self.shortestHold
 
-    /// How long polling stays off once the thread was preempted while
-    /// polling: long against a request (tens of us), short against a
-    /// compile job's life, so polling returns soon after the core is free.
-    static let yieldHold = 100_000_000
+    /// A single preemption (a kernel worker, the client woken on our core)
+    /// closes the window briefly; preemptions that keep coming soon after
+    /// it reopens (a CPU-bound neighbour: every few ms) double the hold up
+    /// to `longestHold`, so a busy core is left alone.
+    static let shortestHold = 1_000_000
+    static let longestHold = 100_000_000
 
     /// Where growth starts from 0: a fifth of the bound, at most 10 us.
     var growthStart: Int { min(maximumNanoseconds / 5, 10_000) }
@@ -185,7 +190,9 @@ struct PollWindow {
     /// for a while, so that the loop sleeps and is woken (first, as a
     /// sleeper) when a request comes.
     mutating func yieldToOtherWork(at now: Int) {
+        let soonAfterReopening = now - closedUntil < 4 * hold
+        hold = soonAfterReopening ? min(hold * 2, Self.longestHold) : Self.shortestHold
         nanoseconds = 0
-        closedUntil = now + Self.yieldHold
+        closedUntil = now + hold
     }
 }

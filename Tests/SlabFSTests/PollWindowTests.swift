@@ -54,18 +54,31 @@ import Testing
 }
 
 extension PollWindowTests {
-    @Test("preempted while polling: the window closes, and stays closed against short sleeps for the hold")
+    @Test("preempted: the window closes and stays closed against short sleeps for the hold, then grows again")
     func yields() {
         var window = PollWindow(maximumNanoseconds: 100_000)
         let start = 5_000_000_000
         window.yieldToOtherWork(at: start)
+        #expect(window.nanoseconds == 0 && window.hold == PollWindow.shortestHold)
+        window.record(idleNanoseconds: 20_000, at: start + PollWindow.shortestHold - 1)
         #expect(window.nanoseconds == 0)
-        window.record(idleNanoseconds: 20_000, at: start + 1_000_000)
-        #expect(window.nanoseconds == 0)
-        window.record(idleNanoseconds: 20_000, at: start + PollWindow.yieldHold - 1)
-        #expect(window.nanoseconds == 0)
-        // Past the hold, a short sleep grows it again.
-        window.record(idleNanoseconds: 20_000, at: start + PollWindow.yieldHold)
+        window.record(idleNanoseconds: 20_000, at: start + PollWindow.shortestHold)
         #expect(window.nanoseconds == 10_000)
+    }
+
+    @Test("preemptions soon after each reopening double the hold up to the longest; a lone one later resets it")
+    func holdsEscalate() {
+        var window = PollWindow(maximumNanoseconds: 100_000)
+        var now = 5_000_000_000
+        var holds: [Int] = []
+        for _ in 0..<10 {
+            window.yieldToOtherWork(at: now)
+            holds.append(window.hold)
+            now = window.closedUntil + 2_000_000  // preempted 2 ms after it reopens
+        }
+        #expect(holds.prefix(4) == [1_000_000, 2_000_000, 4_000_000, 8_000_000])
+        #expect(holds.last == PollWindow.longestHold)
+        window.yieldToOtherWork(at: window.closedUntil + 10 * PollWindow.longestHold)
+        #expect(window.hold == PollWindow.shortestHold)
     }
 }
