@@ -88,7 +88,13 @@ struct DentryObject: Hashable, @unchecked Sendable {
         (destination.raw + 4).copyMemory(from: raw + 4, byteCount: DentryObject.size - 4)
     }
 
-    /// FNV-1a over the parent id and the name: the key's hash.
+    /// FNV-1a over the parent id and the name, then mixed: the key's hash.
+    ///
+    /// The mix (MurmurHash3's fmix64) is needed: FNV-1a's last multiply
+    /// carries the last byte only into bits 0-17 and 40-48, so names that
+    /// differ in their last character ("f000" ... "f189") shared the top
+    /// bits that pick the stripe and the home slot, and piled up in long
+    /// probe runs (46 probes a lookup for 100 such directories of 190).
     static func hash(parent: NodeID, name: UnsafeRawBufferPointer) -> UInt32 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         var p = parent.rawValue
@@ -97,6 +103,9 @@ struct DentryObject: Hashable, @unchecked Sendable {
             p >>= 8
         }
         for byte in name { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        h ^= h >> 33
+        h &*= 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
         return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 }

@@ -40,6 +40,26 @@ extension DirectoryCache {
         return (kernelLookups(of: child) ?? 0) > 0
     }
 
+    /// `kernelHoldsChild(of:name:)` in one pass, for a listing's every
+    /// entry: the name read in place (no array), the dentry found under its
+    /// stripe and the child's lookup count read under its node-table slot
+    /// inside it (the lock order), so the child cannot be freed and its id
+    /// reissued between the two. Counts no hit, marks nothing referenced,
+    /// and like `cachedChild` looks at no expiry: an invalid name, no
+    /// dentry or a negative one is false.
+    public func kernelHoldsChild(of parent: NodeID, nameBytes name: UnsafeRawBufferPointer) -> Bool {
+        guard (try? Self.validate(name)) != nil else { return false }
+        let hash = DentryObject.hash(parent: parent, name: name)
+        return dentryTable.withStripe(hash) { stripe in
+            guard let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }),
+                  let child = DentryObject(raw).child else { return false }
+            return nodeTable.withSlot(child) { slot in
+                guard let object = slot?.object else { return false }
+                return InodeObject(object).kernelLookups > 0
+            }
+        }
+    }
+
     /// Whether the inode is still the one its (device, inode) identity
     /// finds: false once `unhashIdentity` took it out (its backing file was
     /// found gone), so that a cached dentry naming it is not trusted.

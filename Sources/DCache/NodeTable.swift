@@ -42,7 +42,7 @@ final class NodeTable: @unchecked Sendable {
     }
 
     private let indexer: ObjectIndexer
-    private let locks: [Lock]
+    private let locks: LockArray
     /// Chunk addresses, written once under `allocation` and read with an
     /// atomic load: an id from the kernel may name a chunk not made yet.
     private let chunks: UnsafeMutablePointer<UInt64>
@@ -58,7 +58,7 @@ final class NodeTable: @unchecked Sendable {
 
     init(objectsOf cache: SlabCache) throws(DCacheError) {
         indexer = try ObjectIndexer(cache)
-        locks = (0..<NodeTable.stripeCount).map { _ in Lock() }
+        locks = LockArray(count: NodeTable.stripeCount)
         // Zero until a chunk is made: only the pages in use become resident.
         chunks = TableMemory.allocate(bytes: NodeTable.maximumChunks * 8)
             .bindMemory(to: UInt64.self, capacity: NodeTable.maximumChunks)
@@ -83,7 +83,7 @@ final class NodeTable: @unchecked Sendable {
     /// the id was never issued.
     @inline(__always)
     func withSlot<R>(_ id: NodeID, _ body: (Slot?) throws -> R) rethrows -> R {
-        try locks[Int(id.rawValue & UInt64(NodeTable.stripeCount - 1))].withLock {
+        try locks.withLock(Int(id.rawValue & UInt64(NodeTable.stripeCount - 1))) {
             try body(slotAddress(id).map { Slot(raw: $0, indexer: indexer) })
         }
     }

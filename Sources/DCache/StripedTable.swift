@@ -21,12 +21,12 @@ final class StripedTable: @unchecked Sendable {
     static let stripeCount = 32
     static let stripeShift = 27
 
-    private let locks: [Lock]
+    private let locks: LockArray
     private let stripes: UnsafeMutablePointer<Stripe>
 
     init(objectsOf cache: SlabCache, keyHash: @escaping @Sendable (UnsafeMutableRawPointer) -> UInt32) throws(DCacheError) {
         let layout = Layout(try ObjectIndexer(cache), keyHash: keyHash)
-        locks = (0..<StripedTable.stripeCount).map { _ in Lock() }
+        locks = LockArray(count: StripedTable.stripeCount)
         stripes = .allocate(capacity: StripedTable.stripeCount)
         stripes.initialize(repeating: Stripe(layout), count: StripedTable.stripeCount)
     }
@@ -43,13 +43,13 @@ final class StripedTable: @unchecked Sendable {
     @inline(__always)
     func withStripe<R>(_ hash: UInt32, _ body: (inout Stripe) throws -> R) rethrows -> R {
         let index = StripedTable.stripeIndex(hash)
-        return try locks[index].withLock { try body(&stripes[index]) }
+        return try locks.withLock(index) { try body(&stripes[index]) }
     }
 
     /// Runs `body` on every stripe in turn, each under its lock.
     func forEachStripe(_ body: (inout Stripe) -> Void) {
         for index in 0..<StripedTable.stripeCount {
-            locks[index].withLock { body(&stripes[index]) }
+            locks.withLock(index) { body(&stripes[index]) }
         }
     }
 

@@ -9,6 +9,7 @@ public struct ObjectReference: Hashable, @unchecked Sendable {
     @inlinable
     public init(_ address: UnsafeMutableRawPointer) { self.address = address }
 
+    @inlinable
     public var count: UInt32 { slab_load_u32(address, Int32(SLAB_ACQUIRE)) }
 
     /// Sets the count of an object nobody else can reach yet (just allocated,

@@ -141,6 +141,39 @@ struct LookupTests {
         }
     }
 
+    @Test("kernelHoldsChild on a name's bytes agrees with kernelHoldsChild on an array, case by case")
+    func kernelHoldsChildOnBytes() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let held = try populate(cache, files: 1, prefix: "held")[0]
+        try populate(cache, files: 1, firstInode: 2000, prefix: "unheld")
+        let expired = try populate(cache, files: 1, firstInode: 3000, prefix: "expired", entryTimeout: 0)[0]
+        try cache.insertNegative(parent: .root, name: name("negative"), timeout: 10)
+        for id in [held, expired] {
+            let inode = try #require(cache.inode(id))
+            cache.kernelLookup(inode)
+            inode.release()
+        }
+        // Expired, and whose inode the kernel holds: like cachedChild, the
+        // query does not look at expiry.
+        #expect(expectHit(cache.lookup(parent: .root, name: name("expired0"))) == nil)
+        let cases: [(String, Bool)] = [
+            ("held0", true), ("unheld0", false), ("expired0", true), ("negative", false), ("absent", false),
+            ("a/b", false), ("", false), (String(repeating: "x", count: 256), false),
+        ]
+        for (text, expected) in cases {
+            let bytes = name(text)
+            let onBytes = bytes.withUnsafeBytes { cache.kernelHoldsChild(of: .root, nameBytes: $0) }
+            #expect(onBytes == cache.kernelHoldsChild(of: .root, name: bytes), "\(text)")
+            #expect(onBytes == expected, "\(text)")
+        }
+        // Under another parent the same name is another dentry.
+        #expect(!name("held0").withUnsafeBytes { cache.kernelHoldsChild(of: NodeID(99), nameBytes: $0) })
+        // Forgotten by the kernel: no longer held.
+        cache.forget(held, count: 1)
+        #expect(!name("held0").withUnsafeBytes { cache.kernelHoldsChild(of: .root, nameBytes: $0) })
+    }
+
     @Test("names removed count against the negative cap too, and a name removed again and again queues once")
     func removedNamesAreCapped() throws {
         let cache = try makeCache { $0.negativeLimit = 50 }

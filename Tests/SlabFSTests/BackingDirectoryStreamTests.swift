@@ -61,6 +61,37 @@ struct BackingDirectoryStreamTests {
         }
     }
 
+    @Test("reading in place gives the entries, names and offsets next() gives, across batches and seeks")
+    func inPlaceMatchesNext() throws {
+        try withBackingScratch { scratch in
+            // Several 32 KiB getdents64 batches, and names of every length class.
+            for index in 0..<600 {
+                try scratch.makeFile(BackingName(validating: "\(index)-" + String(repeating: "y", count: index % 200)))
+            }
+            let stream = try DirectoryStream(scratch.root)
+            let copied = try drain(stream)
+            /// Every entry left, read in place and copied at once.
+            func drainInPlace() throws -> [DirectoryEntry] {
+                var entries: [DirectoryEntry] = []
+                while let entry = try stream.nextInPlace() {
+                    #expect(Array(entry.nameBytes) == Array(UnsafeRawBufferPointer(start: entry.cName, count: strlen(entry.cName))))
+                    #expect(entry.isDotOrDotDot == (entry.backingName == nil))
+                    if let name = entry.backingName { #expect(name.bytes == Array(entry.nameBytes)) }
+                    entries.append(DirectoryEntry(entry))
+                }
+                return entries
+            }
+            try stream.seek(to: 0)
+            let inPlace = try drainInPlace()
+            #expect(inPlace == copied)
+            #expect(inPlace.filter(\.isDotOrDotDot).map(\.name) .sorted { $0.count < $1.count } == [Array(".".utf8), Array("..".utf8)])
+            for cut in [0, 1, 300, copied.count - 1] {
+                try stream.seek(to: copied[cut].nextOffset)
+                #expect(try drainInPlace() == Array(copied[(cut + 1)...]))
+            }
+        }
+    }
+
     @Test("seeking to 0 restarts the listing and sees entries added since")
     func rewind() throws {
         try withBackingScratch { scratch in

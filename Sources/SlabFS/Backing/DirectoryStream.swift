@@ -43,6 +43,47 @@ public struct DirectoryEntry: Hashable, Sendable {
             try body(buffer.baseAddress!)
         }
     }
+
+    /// A copy of an entry read in place.
+    init(_ entry: UnsafeDirectoryEntry) {
+        inode = entry.inode
+        rawType = entry.rawType
+        nextOffset = entry.nextOffset
+        cName = Array(UnsafeBufferPointer(start: entry.cName, count: entry.nameLength + 1))
+    }
+}
+
+/// One entry of a directory listing read in place: its name is not copied
+/// but points into the stream's buffer, as readdir(3)'s `struct dirent`
+/// does. Valid only until the stream's next `next()`, `nextInPlace()` or
+/// `seek(to:)`, and while the stream lives; copy it (`DirectoryEntry(_:)`,
+/// `backingName`) to keep it longer. For a listing's hot loop, which sends
+/// most names on without keeping them.
+public struct UnsafeDirectoryEntry {
+    /// d_ino.
+    public let inode: UInt64
+    /// d_type (see `DirectoryEntry.rawType`).
+    public let rawType: UInt8
+    /// d_off: the cookie of the position after this entry.
+    public let nextOffset: Int64
+    /// The name, NUL-terminated, in the stream's buffer.
+    public let cName: UnsafePointer<CChar>
+    /// The name's length in bytes, without the NUL.
+    public let nameLength: Int
+
+    /// The name's bytes, in the stream's buffer.
+    public var nameBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: cName, count: nameLength) }
+
+    /// "." or "..".
+    public var isDotOrDotDot: Bool {
+        let dot = CChar(UInt8(ascii: "."))
+        return nameLength <= 2 && (nameLength < 1 || cName[0] == dot) && (nameLength < 2 || cName[1] == dot)
+    }
+
+    /// A copy of the name to look the entry up with; nil for "." and "..".
+    public var backingName: BackingName? {
+        isDotOrDotDot ? nil : BackingName(unchecked: Array(UnsafeBufferPointer(start: cName, count: nameLength + 1)))
+    }
 }
 
 /// Reads a directory with getdents64 on a descriptor of its own, and seeks
@@ -91,6 +132,13 @@ public final class DirectoryStream {
 
     /// The next entry, or nil at the end of the directory.
     public func next() throws(Errno) -> DirectoryEntry? {
+        try nextInPlace().map(DirectoryEntry.init)
+    }
+
+    /// The next entry without copying its name out of the buffer: valid
+    /// until the next call to `next()`, `nextInPlace()` or `seek(to:)` (see
+    /// `UnsafeDirectoryEntry`). Nil at the end of the directory.
+    public func nextInPlace() throws(Errno) -> UnsafeDirectoryEntry? {
         if position == filled {
             let call = try LinuxCalls.function(\.getdents64)
             let count = try systemCall { call(descriptor.rawValue, buffer, Self.bufferSize) }
@@ -100,22 +148,14 @@ public final class DirectoryStream {
             if count == 0 { return nil }
         }
         let record = buffer + position
-        let length = Int(record.load(fromByteOffset: 16, as: UInt16.self))
-        let nameStart = record + 19
-        let nameLength = strlen(nameStart.assumingMemoryBound(to: CChar.self))
-        let cName = [CChar](
-            unsafeUninitializedCapacity: nameLength + 1
-        ) { storage, initialized in
-            storage.baseAddress!.initialize(
-                from: nameStart.assumingMemoryBound(to: CChar.self), count: nameLength + 1)
-            initialized = nameLength + 1
-        }
-        let entry = DirectoryEntry(
+        let name = UnsafePointer((record + 19).assumingMemoryBound(to: CChar.self))
+        let entry = UnsafeDirectoryEntry(
             inode: record.loadUnaligned(as: UInt64.self),
             rawType: record.load(fromByteOffset: 18, as: UInt8.self),
             nextOffset: record.loadUnaligned(fromByteOffset: 8, as: Int64.self),
-            cName: cName)
-        position += length
+            cName: name,
+            nameLength: strlen(name))
+        position += Int(record.load(fromByteOffset: 16, as: UInt16.self))
         offset = entry.nextOffset
         return entry
     }

@@ -105,9 +105,13 @@ extension FileSystem {
         }
     }
 
+    /// Fills `buffer` with entries read in place (`nextInPlace`): a name the
+    /// kernel holds already is sent on from the stream's buffer without a
+    /// copy; only the names looked up are copied into a `BackingName`.
     private func fill(_ buffer: UnsafeMutableRawBufferPointer, from stream: DirectoryStream, parent: InodeReference,
                       request: fuse_req_t?, plus: Bool, counted: inout [NodeID]) throws -> Int {
         var used = 0
+        let parentID = parent.nodeID
         while let entry = try nextEntry(stream, hadEntries: used > 0) {
             let space = buffer.count - used
             let start = buffer.baseAddress.map { ($0 + used).assumingMemoryBound(to: CChar.self) }
@@ -115,29 +119,28 @@ extension FileSystem {
             status.st_ino = ino_t(entry.inode)
             status.st_mode = mode_t(entry.rawType) << 12
             guard plus else {
-                let length = entry.withCString {
-                    fuse_add_direntry(request, start, space, $0, &status, off_t(entry.nextOffset))
-                }
+                let length = fuse_add_direntry(request, start, space, entry.cName, &status, off_t(entry.nextOffset))
                 if length > space { break }
                 used += length
                 continue
             }
             var found: FoundEntry?
-            if let name = entry.backingName {
-                if cache.kernelHoldsChild(of: parent.nodeID, name: name.bytes) {
+            if !entry.isDotOrDotDot {
+                if cache.kernelHoldsChild(of: parentID, nameBytes: entry.nameBytes) {
                     // The kernel holds it already: a node id of 0 tells it
                     // the entry comes without attributes, so it adds no
                     // dentry, takes no lookup count and needs no FORGET; the
                     // entry costs it what a plain readdir's does.
                     var parameters = fuse_entry_param()
                     parameters.attr = status
-                    let length = entry.withCString {
-                        fuse_add_direntry_plus(request, start, space, $0, &parameters, off_t(entry.nextOffset))
-                    }
+                    let length = fuse_add_direntry_plus(request, start, space, entry.cName, &parameters,
+                                                        off_t(entry.nextOffset))
                     if length > space { break }
                     used += length
                     continue
                 }
+                // A copy, for the lookups (the cache keeps the name).
+                let name = entry.backingName!
                 do {
                     // A negative dentry is wrong about a name the listing
                     // shows: ask the backing directory then.
@@ -157,9 +160,10 @@ extension FileSystem {
             } else {
                 parameters.attr = status  // "." and "..": no node, no count
             }
-            let length = entry.withCString {
-                fuse_add_direntry_plus(request, start, space, $0, &parameters, off_t(entry.nextOffset))
-            }
+            // The lookups above use the stream's descriptor, not its
+            // buffer: the entry is still valid.
+            let length = fuse_add_direntry_plus(request, start, space, entry.cName, &parameters,
+                                                off_t(entry.nextOffset))
             guard length <= space else {
                 found?.discard()
                 break
@@ -176,9 +180,9 @@ extension FileSystem {
 
     /// The stream's next entry; a read error after some entries ends the
     /// buffer instead (the kernel asks again from there).
-    private func nextEntry(_ stream: DirectoryStream, hadEntries: Bool) throws -> DirectoryEntry? {
+    private func nextEntry(_ stream: DirectoryStream, hadEntries: Bool) throws -> UnsafeDirectoryEntry? {
         do {
-            return try stream.next()
+            return try stream.nextInPlace()
         } catch {
             if hadEntries { return nil }
             throw error
