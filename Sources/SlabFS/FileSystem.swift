@@ -50,6 +50,10 @@ final class FileSystem: Sendable {
     let kicker: Kicker
     /// The one-thread loop, and its polling bound (a runtime setting).
     let requestLoop: RequestLoop
+    /// The kernel asks for READDIRPLUS only at a listing's start or after
+    /// lookups in the directory (readdirplus_auto, set at INIT), so a short
+    /// READDIRPLUS buffer is followed by plain READDIRs.
+    let kernelChoosesReaddirplus = Atomic<Bool>(false)
     /// Whether inodes are remembered by file handle. False where the
     /// backing filesystem has none, where this process may not open them
     /// (open_by_handle_at needs CAP_DAC_READ_SEARCH: a mount by an ordinary

@@ -279,10 +279,6 @@ struct MountControlTests {
 
     // MARK: Helpers
 
-    private func statistics(_ mount: MountedSlabfs) throws -> MountStatistics {
-        try JSONDecoder().decode(MountStatistics.self, from: Data(try attribute(mount.mountpoint, "user.slabfs.stats")))
-    }
-
     private func object(_ path: String) throws -> ObjectReport {
         try JSONDecoder().decode(ObjectReport.self, from: Data(try attribute(path, "user.slabfs.object")))
     }

@@ -55,6 +55,31 @@ struct MountOperationsTests {
         }
     }
 
+    @Test("listings are complete whatever the kernel holds: READDIRPLUS ends after a run of held entries, plain READDIR goes on")
+    func listingsOfHeldEntries() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        // Sizes tell the entries apart: attributes sent for the wrong name show.
+        for directory in ["all", "half", "none"] {
+            try FileManager.default.createDirectory(atPath: mount.backing(directory), withIntermediateDirectories: false)
+            for index in 0..<300 { try writeFile(mount.backing("\(directory)/f\(index)"), String(repeating: "x", count: index)) }
+        }
+        // The kernel holds every entry of "all", every other one of "half", none of "none".
+        for index in 0..<300 { #expect(fileStatus(mount.mounted("all/f\(index)")).failureErrno == 0) }
+        for index in stride(from: 0, to: 300, by: 2) { #expect(fileStatus(mount.mounted("half/f\(index)")).failureErrno == 0) }
+        for directory in ["all", "half", "none"] {
+            let listed = try FileManager.default.contentsOfDirectory(atPath: mount.mounted(directory))
+            #expect(listed.count == 300, "\(directory)")
+            #expect(Set(listed) == Set((0..<300).map { "f\($0)" }), "\(directory)")
+            for index in 0..<300 {
+                #expect((try? fileStatus(mount.mounted("\(directory)/f\(index)")).get().st_size) == off_t(index),
+                        "\(directory)/f\(index)")
+            }
+        }
+        let held = try statistics(mount).kernelHeldInodes
+        #expect(held >= 900, "the kernel holds \(held) inodes after stat of 900 files")
+    }
+
     @Test("rename moves an entry; RENAME_NOREPLACE refuses an existing target; RENAME_EXCHANGE swaps two")
     func renames() throws {
         let mount = try MountedSlabfs()

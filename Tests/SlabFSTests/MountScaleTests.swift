@@ -29,7 +29,7 @@ struct MountScaleTests {
         }
         // Each file became an inode of ours (the kernel may have let go of
         // some meanwhile, under memory pressure or PSI-driven kicks).
-        let stats = try statistics(of: mount)
+        let stats = try statistics(mount)
         #expect(stats.cache[.inodesCreated] >= directories * perDirectory)
         #expect(most > 0 && most < 100, "the daemon held \(most) descriptors")
         #expect(mount.descriptorCount < 100)
@@ -49,7 +49,7 @@ struct MountScaleTests {
         // Kicks are asynchronous: the kicker sends them, the kernel FORGETs.
         var held = Int.max
         for _ in 0..<100 {
-            held = try statistics(of: mount).kernelHeldInodes
+            held = try statistics(mount).kernelHeldInodes
             if held <= 1000 { break }
             usleep(100_000)
         }
@@ -80,7 +80,7 @@ struct MountScaleTests {
         // closes a descriptor: the count falls back near where it was.
         var held = Int.max, descriptors = Int.max
         for _ in 0..<100 {
-            held = try statistics(of: mount).kernelHeldInodes
+            held = try statistics(mount).kernelHeldInodes
             descriptors = mount.descriptorCount
             if held <= 40 && descriptors < before + 60 { break }
             usleep(100_000)
@@ -100,11 +100,5 @@ struct MountScaleTests {
                 close(fd)
             }
         }
-    }
-
-    private func statistics(of mount: MountedSlabfs) throws -> MountStatistics {
-        let root = try FileDescriptor.open(mount.mountpoint, .readOnly, options: .directory)
-        defer { try? root.close() }
-        return try JSONDecoder().decode(MountStatistics.self, from: Data(try root.extendedAttribute("user.slabfs.stats")))
     }
 }

@@ -163,3 +163,10 @@ func writeFile(_ path: String, _ text: String) throws {
 func readFile(_ path: String) throws -> String {
     String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
 }
+
+/// The mount's `user.slabfs.stats`, decoded.
+func statistics(_ mount: MountedSlabfs) throws -> MountStatistics {
+    let root = try FileDescriptor.open(mount.mountpoint, .readOnly, options: .directory)
+    defer { try? root.close() }
+    return try JSONDecoder().decode(MountStatistics.self, from: Data(try root.extendedAttribute("user.slabfs.stats")))
+}

@@ -112,6 +112,8 @@ extension FileSystem {
                       request: fuse_req_t?, plus: Bool, counted: inout [NodeID]) throws -> Int {
         var used = 0
         let parentID = parent.nodeID
+        let mayEndEarly = plus && kernelChoosesReaddirplus.load(ordering: .relaxed)
+        var heldRun = 0
         while let entry = try nextEntry(stream, hadEntries: used > 0) {
             let space = buffer.count - used
             let start = buffer.baseAddress.map { ($0 + used).assumingMemoryBound(to: CChar.self) }
@@ -137,8 +139,16 @@ extension FileSystem {
                                                         off_t(entry.nextOffset))
                     if length > space { break }
                     used += length
+                    // A run of entries the kernel holds: the listing gives
+                    // it nothing new, at 4 times a plain entry's bytes and a
+                    // cache query each. End the buffer; the kernel asks for
+                    // the rest with plain READDIR (DAOS's dfuse keeps its
+                    // first READDIRPLUS short for the same reason).
+                    heldRun += 1
+                    if mayEndEarly && heldRun >= Self.heldRunEndingReaddirplus { break }
                     continue
                 }
+                heldRun = 0
                 // A copy, for the lookups (the cache keeps the name).
                 let name = entry.backingName!
                 do {
@@ -177,6 +187,13 @@ extension FileSystem {
         }
         return used
     }
+
+    /// Entries in a row the kernel already holds after which a READDIRPLUS
+    /// buffer ends. If the kernel holds a fraction f of the entries, the
+    /// first 32 are all held with f^32 (4% at f = 0.9, 20% at 0.95): a
+    /// partly cached directory still gets its attributes, and what ends
+    /// early costs at most a LOOKUP for each of the few entries left.
+    static let heldRunEndingReaddirplus = 32
 
     /// The stream's next entry; a read error after some entries ends the
     /// buffer instead (the kernel asks again from there).

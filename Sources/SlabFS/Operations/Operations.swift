@@ -57,6 +57,10 @@ func slabfsInit(_ userdata: UnsafeMutableRawPointer?, _ connection: UnsafeMutabl
     // the kernel switches between readdir and readdirplus as it sees fit.
     want(FUSE_CAP_READDIRPLUS)
     want(FUSE_CAP_READDIRPLUS_AUTO)
+    if let userdata, let fileSystem = Unmanaged<SessionContext>.fromOpaque(userdata).takeUnretainedValue().fileSystem {
+        let auto = UInt32(bitPattern: FUSE_CAP_READDIRPLUS_AUTO)
+        fileSystem.kernelChoosesReaddirplus.store(connection.pointee.want & auto != 0, ordering: .relaxed)
+    }
     // Symlink targets cannot change: let the kernel cache them.
     want(FUSE_CAP_CACHE_SYMLINKS)
     // Open files keep the kernel's page cache (keep_cache); the kernel
