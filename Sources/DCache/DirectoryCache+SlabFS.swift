@@ -31,13 +31,11 @@ extension DirectoryCache {
         }
     }
 
-    /// Whether the kernel holds the inode a cached, valid, positive dentry
-    /// names: a listing with attributes then sends that entry without them.
-    /// Counts no hit and marks nothing referenced (the kernel's hold pins
-    /// the inode anyway).
+    /// Whether the kernel holds the inode a cached, positive dentry names:
+    /// a listing with attributes then sends that entry without them. The
+    /// array spelling of `kernelHoldsChild(of:nameBytes:)`, which does the work.
     public func kernelHoldsChild(of parent: NodeID, name: [UInt8]) -> Bool {
-        guard let child = cachedChild(of: parent, name: name) else { return false }
-        return (kernelLookups(of: child) ?? 0) > 0
+        name.withUnsafeBytes { kernelHoldsChild(of: parent, nameBytes: $0) }
     }
 
     /// `kernelHoldsChild(of:name:)` in one pass, for a listing's every

@@ -189,10 +189,11 @@ extension FileSystem {
     }
 
     /// Entries in a row the kernel already holds after which a READDIRPLUS
-    /// buffer ends. If the kernel holds a fraction f of the entries, the
-    /// first 32 are all held with f^32 (4% at f = 0.9, 20% at 0.95): a
-    /// partly cached directory still gets its attributes, and what ends
-    /// early costs at most a LOOKUP for each of the few entries left.
+    /// buffer ends. If the kernel holds a fraction f of the entries at
+    /// random, 32 given ones are all held with f^32 (4% at f = 0.9): a run
+    /// that long is rare unless nearly every entry is held, so a partly
+    /// cached directory still gets its attributes, and what ends early
+    /// costs at most a LOOKUP for each of the few entries left.
     static let heldRunEndingReaddirplus = 32
 
     /// The stream's next entry; a read error after some entries ends the
