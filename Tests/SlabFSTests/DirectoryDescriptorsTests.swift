@@ -40,6 +40,16 @@ struct DirectoryDescriptorsTests {
 
     private func isOpen(_ descriptor: CInt) -> Bool { fcntl(descriptor, F_GETFD) >= 0 }
 
+    /// Whether `descriptor` is open on the scratch directory with `inode`.
+    /// Tests run in parallel, so a closed number may already be reused by
+    /// another test's open: "closed" is "no longer that directory".
+    private func isOpen(_ descriptor: CInt, on inode: UInt64, in scratch: BackingScratch) throws -> Bool {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return false }
+        let device = try scratch.root.statDescriptor().rawValue.st_dev
+        return status.st_dev == device && UInt64(status.st_ino) == inode
+    }
+
     @Test("a directory used again reuses its descriptor: opened once")
     func reuse() throws {
         try withDirectories(1) { scratch, inodes in
@@ -116,7 +126,7 @@ struct DirectoryDescriptorsTests {
                 let found = try inode(of: outer)
                 #expect(found == inodes[0])
             }
-            #expect(!isOpen(held))
+            #expect(try !isOpen(held, on: inodes[0], in: scratch))
             #expect(cache.openCount == 0)
         }
     }

@@ -10,42 +10,41 @@ file (the kernel holds every entry again), then lists each directory once.
 Rounds alternate between the mounts, so drift on a shared machine lands on
 all of them alike.
 
-    list_phases.py [--dirs 100] [--files 190] [--rounds 3] LABEL=MOUNTPOINT ...
+    list_phases.py [--files 19000] [--rounds 3] LABEL=MOUNTPOINT ...
 
 Each MOUNTPOINT must be a mounted filesystem (or a plain directory, for
-native); a tree is made under it in list-phases.PID/ and removed at the end.
-Needs root (drop_caches).
+native); the bench's tree (driver.tree: 100 directories) is made under it in
+list-phases.PID/ and removed at the end. Needs root (drop_caches), x86_64.
 """
 import argparse
 import ctypes
 import os
+import platform
 import shutil
 import statistics
 import sys
 import time
 
-SYS_GETDENTS64 = 217  # x86_64
+from driver import NDIRS, drop_caches, tree
+
+SYS_GETDENTS64 = 217  # x86_64's number; other architectures differ
 BUFFER = 32768        # what glibc's readdir asks for
 
 
-def make_tree(root, ndirs, nfiles):
+def make_tree(root, nfiles):
     os.mkdir(root)
-    dirs = [os.path.join(root, f"d{d:03d}") for d in range(ndirs)]
-    files = []
+    dirs, files = tree(root, nfiles)
     for d in dirs:
         os.mkdir(d)
-        for f in range(nfiles):
-            path = os.path.join(d, f"f{f:07d}")
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-            files.append(path)
+    for path in files:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
     return dirs, files
 
 
 def one_round(dirs, files, libc, buf):
     """Per-directory microseconds: open, each getdents64, close; and the bytes each call returned."""
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("2")
-    time.sleep(0.5)  # let FORGETs reach the daemon
+    drop_caches()
+    time.sleep(0.5)  # let FORGETs reach the daemon, as the bench does
     for path in files:
         os.lstat(path)
     rows = []
@@ -73,11 +72,10 @@ def one_round(dirs, files, libc, buf):
 
 
 def summarize(rows):
-    ncalls = statistics.median(len(r["calls"]) for r in rows)
     out = {"open": statistics.median(r["open"] for r in rows),
            "close": statistics.median(r["close"] for r in rows),
            "total": statistics.median(r["total"] for r in rows),
-           "getdents_calls": ncalls, "getdents": []}
+           "getdents": []}
     for i in range(int(max(len(r["calls"]) for r in rows))):
         got = [r["calls"][i] for r in rows if len(r["calls"]) > i]
         out["getdents"].append((statistics.median(t for t, _ in got), statistics.median(n for _, n in got)))
@@ -86,32 +84,37 @@ def summarize(rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dirs", type=int, default=100)
-    ap.add_argument("--files", type=int, default=190, help="files per directory (19,000 / 100 as in the bench)")
+    ap.add_argument("--files", type=int, default=19000, help=f"files in all, over {NDIRS} directories, as in the bench")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("targets", nargs="+", metavar="LABEL=MOUNTPOINT")
     a = ap.parse_args()
+    if platform.machine() != "x86_64":
+        sys.exit(f"list_phases.py: getdents64 is called by its x86_64 number; this is {platform.machine()}")
     if os.geteuid() != 0:
         sys.exit("list_phases.py: run as root (drop_caches)")
+    if a.files < NDIRS or a.rounds < 1:
+        sys.exit(f"list_phases.py: --files must be at least {NDIRS} and --rounds at least 1")
     targets = []
     for spec in a.targets:
         label, sep, path = spec.partition("=")
-        if not sep or not os.path.isdir(path):
+        if not sep or not label or not os.path.isdir(path):
             sys.exit(f"list_phases.py: {spec!r} is not LABEL=DIRECTORY")
+        if label in (t[0] for t in targets):
+            sys.exit(f"list_phases.py: label {label!r} is given twice")
         targets.append((label, os.path.join(path, f"list-phases.{os.getpid()}")))
     libc = ctypes.CDLL(None, use_errno=True)
     buf = ctypes.create_string_buffer(BUFFER)
     trees, rows = {}, {label: [] for label, _ in targets}
     try:
         for label, root in targets:
-            trees[label] = make_tree(root, a.dirs, a.files)
+            trees[label] = make_tree(root, a.files)
         for _ in range(a.rounds):
             for label, _ in targets:
                 rows[label] += one_round(*trees[label], libc, buf)
     finally:
         for _, root in targets:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"first listing per directory ({a.files} files, {a.dirs} directories, {a.rounds} rounds; "
+    print(f"first listing per directory ({a.files} files in {NDIRS} directories, {a.rounds} rounds; "
           f"medians in us; getdents64 with a {BUFFER}-byte buffer, bytes returned in brackets)")
     for label, _ in targets:
         s = summarize(rows[label])
