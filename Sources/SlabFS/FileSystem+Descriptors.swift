@@ -130,6 +130,18 @@ extension FileSystem {
         return try body(descriptor)
     }
 
+    /// Calls `body` with a descriptor for calls on the inode itself (the
+    /// extended attributes): a duplicate of an open handle's when the kernel
+    /// has the file open, which costs a dup instead of an open by handle and
+    /// a /proc path per call; else `withPath`'s.
+    func withOpenOrPath<R>(_ inode: InodeReference, _ body: (FileDescriptor) throws -> R) throws -> R {
+        guard inode.nodeID != .root, let open = handles.duplicateDescriptor(of: inode.nodeID, identity: inode.identity) else {
+            return try withPath(inode, body)
+        }
+        defer { _ = Glibc.close(open.rawValue) }
+        return try body(open)
+    }
+
     /// Opens the inode for I/O with open(2) `flags` (O_CREAT and O_EXCL are
     /// dropped: it exists). As the daemon, straight from the handle; as a
     /// caller (allow_other), from an O_PATH descriptor reopened through

@@ -14,6 +14,9 @@ final class HandleTable: Sendable {
         /// The open file; for a directory, its stream's (which closes it).
         let rawDescriptor: CInt
         let node: NodeID
+        /// The backing file's: a node id can be reused once the kernel
+        /// forgets it, and a late RELEASE may still find its old handle.
+        let identity: CacheIdentity
         /// The listing state of an open directory.
         let directory: OpenDirectory?
 
@@ -24,6 +27,8 @@ final class HandleTable: Sendable {
         var entries: [Entry?] = [nil]
         var free: [Int] = []
         var open = 0
+        /// The open handles of each node.
+        var byNode: [NodeID: [Int]] = [:]
     }
 
     private let table = Locked(Table())
@@ -31,12 +36,16 @@ final class HandleTable: Sendable {
     func insert(_ entry: Entry) -> UInt64 {
         table.withLock { table in
             table.open += 1
-            if let index = table.free.popLast() {
+            let index: Int
+            if let reused = table.free.popLast() {
+                index = reused
                 table.entries[index] = entry
-                return UInt64(index)
+            } else {
+                index = table.entries.count
+                table.entries.append(entry)
             }
-            table.entries.append(entry)
-            return UInt64(table.entries.count - 1)
+            table.byNode[entry.node, default: []].append(index)
+            return UInt64(index)
         }
     }
 
@@ -60,7 +69,30 @@ final class HandleTable: Sendable {
             table.entries[Int(id)] = nil
             table.free.append(Int(id))
             table.open -= 1
+            if var handles = table.byNode.removeValue(forKey: entry.node) {
+                handles.removeAll { $0 == Int(id) }
+                if !handles.isEmpty { table.byNode[entry.node] = handles }
+            }
             return entry
+        }
+    }
+
+    /// A duplicate (which the caller closes) of the descriptor of a handle
+    /// open on `node` for the backing file `identity`, or nil if none is. The kernel asks for
+    /// security.capability by node before every write; an open file's
+    /// descriptor answers it without opening the inode by handle and going
+    /// through /proc. Duplicated under the lock: a release takes its handle
+    /// out of the table before closing it, so the number cannot be closed
+    /// and reused while it is copied.
+    func duplicateDescriptor(of node: NodeID, identity: CacheIdentity) -> FileDescriptor? {
+        table.withLock { table in
+            guard let handles = table.byNode[node] else { return nil }
+            for index in handles.reversed() {
+                guard let entry = table.entries[index], entry.identity == identity else { continue }
+                let copy = fcntl(entry.rawDescriptor, F_DUPFD_CLOEXEC, 0)
+                return copy < 0 ? nil : FileDescriptor(rawValue: copy)
+            }
+            return nil
         }
     }
 

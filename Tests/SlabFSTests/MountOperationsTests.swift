@@ -182,6 +182,30 @@ struct MountOperationsTests {
         #expect(!(try file.extendedAttributeNames()).contains { $0.hasPrefix("user.slabfs.") })
         #expect(throws: Errno.invalidArgument) { try file.removeExtendedAttribute("user.slabfs.planted") }
         #expect(try backing.extendedAttribute("user.slabfs.planted") == Array("secret".utf8))
+
+        // While the kernel has a file or directory open, the calls go
+        // through that open descriptor: by path too, and after the name is
+        // gone.
+        #expect(mkdir(mount.mounted("dir"), 0o755) == 0)
+        let directory = try FileDescriptor.open(mount.mounted("dir"), .readOnly, options: .directory)
+        defer { try? directory.close() }
+        try atPath(mount.mounted("dir")) { try $0.setExtendedAttribute("user.kind", to: Array("dir".utf8)) }
+        #expect(try directory.extendedAttribute("user.kind") == Array("dir".utf8))
+        #expect(try atPath(mount.backing("dir")) { try $0.extendedAttribute("user.kind") } == Array("dir".utf8))
+        try atPath(mount.mounted("file")) { try $0.setExtendedAttribute("user.size", to: Array("small".utf8)) }
+        #expect(try atPath(mount.mounted("file")) { try $0.extendedAttribute("user.size") } == Array("small".utf8))
+        #expect(unlink(mount.mounted("file")) == 0)
+        #expect(try file.extendedAttribute("user.size") == Array("small".utf8))
+        try file.removeExtendedAttribute("user.size")
+        #expect(throws: Errno.noData) { try file.extendedAttribute("user.size") }
+    }
+
+    /// Calls `body` with an O_PATH descriptor of `path`: its xattr calls go
+    /// by path (through /proc), and the kernel opens no file for it.
+    private func atPath<R>(_ path: String, _ body: (FileDescriptor) throws -> R) throws -> R {
+        let descriptor = try FileDescriptor.open(path, .readOnly, options: .path)
+        defer { try? descriptor.close() }
+        return try body(descriptor)
     }
 
     @Test("statfs reports the backing filesystem's numbers")

@@ -33,7 +33,7 @@ func slabfsOpendir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
             let descriptor = try fs.open(inode, flags: O_RDONLY | O_DIRECTORY, as: Caller(request, fs))
             let directory = OpenDirectory(DirectoryStream(adopting: descriptor))
             let id = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
-                                             directory: directory))
+                                             identity: inode.identity, directory: directory))
             fs.cache.openHandle(inode)
             info.pointee.fh = id
             // Let the kernel keep listings (it needs both bits). It drops

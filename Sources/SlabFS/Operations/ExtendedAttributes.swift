@@ -17,7 +17,7 @@ func slabfsSetxattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ name: UnsafePo
         } else {
             let caller = Caller(request, fs)
             try fs.withInode(node) { inode in
-                try fs.withPath(inode) { descriptor in
+                try fs.withOpenOrPath(inode) { descriptor in
                     try caller.run { () throws(Errno) in
                         try descriptor.setExtendedAttribute(name, to: bytes, flags: ExtendedAttributeFlags(rawValue: flags))
                     }
@@ -39,7 +39,7 @@ func slabfsGetxattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ name: UnsafePo
         }
         let caller = Caller(request, fs)
         try fs.withInode(node) { inode in
-            try fs.withPath(inode) { descriptor in
+            try fs.withOpenOrPath(inode) { descriptor in
                 let value = try caller.run { () throws(Errno) -> [UInt8] in
                     guard size > 0 else {
                         let length = try descriptor.extendedAttribute(name, into: .init(start: nil, count: 0))
@@ -62,7 +62,7 @@ func slabfsListxattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int) {
     serve(request) { fs in
         let caller = Caller(request, fs)
         let names = try fs.withInode(node) { inode in
-            try fs.withPath(inode) { descriptor in
+            try fs.withOpenOrPath(inode) { descriptor in
                 try caller.run { () throws(Errno) in try attributeNames(of: descriptor) }
             }
         }
@@ -81,7 +81,7 @@ func slabfsRemovexattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ name: Unsaf
         guard !ControlAttribute.isReserved(name) else { throw Errno.invalidArgument }
         let caller = Caller(request, fs)
         try fs.withInode(node) { inode in
-            try fs.withPath(inode) { descriptor in
+            try fs.withOpenOrPath(inode) { descriptor in
                 try caller.run { () throws(Errno) in try descriptor.removeExtendedAttribute(name) }
             }
             fs.cache.invalidateAttributes(inode.nodeID)

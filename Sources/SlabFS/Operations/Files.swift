@@ -33,7 +33,7 @@ func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutabl
             info.pointee.keep_cache = 1
             if flags & O_TRUNC != 0 { fs.cache.invalidateAttributes(inode.nodeID) }
             info.pointee.fh = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
-                                                      directory: nil))
+                                                      identity: inode.identity, directory: nil))
             fs.cache.openHandle(inode)
             if fuse_reply_open(request, info) != 0 { fs.closeHandle(info.pointee.fh) }
         }
@@ -68,7 +68,7 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                 throw error
             }
             let id = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: entry.inode.nodeID,
-                                             directory: nil))
+                                             identity: entry.inode.identity, directory: nil))
             fs.cache.openHandle(entry.inode)
             info.pointee.fh = id
             var parameters = fs.entryParameters(entry)
