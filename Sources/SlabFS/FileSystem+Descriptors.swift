@@ -83,6 +83,51 @@ extension FileSystem {
         }
     }
 
+    /// Opens a directory by its name in its parent when `directoryPlaces`
+    /// has it and the name still leads to this very directory (its
+    /// identity); by handle otherwise. `depth` bounds the walk up through
+    /// parents that must be opened the same way (stale places could form a
+    /// loop).
+    private func openDirectory(_ inode: InodeReference, _ mode: FileDescriptor.AccessMode,
+                               options: FileDescriptor.OpenOptions, depth: Int = 0) throws(Errno) -> FileDescriptor {
+        if depth < Self.directoryPlaceDepth, let place = directoryPlaces.place(of: inode.nodeID),
+           let opened = try? openByPlace(place, of: inode, mode, options: options, depth: depth) {
+            return opened
+        }
+        return try openByHandle(inode, mode, options: options)
+    }
+
+    /// Parents opened by name in a row before a handle is used instead.
+    static let directoryPlaceDepth = 32
+
+    private func openByPlace(_ place: DirectoryPlaces.Place, of inode: InodeReference,
+                             _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions,
+                             depth: Int) throws -> FileDescriptor? {
+        let opened = try withInode(place.parent.rawValue) { parent in
+            try withParentDirectory(parent, depth: depth) { directory in
+                try directory.open(place.name, mode, options: options.union(.directory))
+            }
+        }
+        let status = try? opened.statDescriptor().rawValue
+        guard let status, UInt64(status.st_dev) == inode.identity.device,
+              UInt64(status.st_ino) == inode.identity.inode else {
+            // Renamed, removed or replaced since: the hint is wrong.
+            _ = Glibc.close(opened.rawValue)
+            directoryPlaces.forget(inode.nodeID)
+            return nil
+        }
+        return opened
+    }
+
+    /// `withPath(parent, directory: true)`, one level further up.
+    private func withParentDirectory<R>(_ parent: InodeReference, depth: Int,
+                                        _ body: (FileDescriptor) throws -> R) throws -> R {
+        if parent.nodeID == .root || usesKeptDescriptor(parent) { return try withPath(parent, directory: true, body) }
+        return try directoryDescriptors.withDescriptor(for: parent, open: {
+            try openDirectory(parent, .readOnly, options: [.path, .directory], depth: depth + 1)
+        }, body)
+    }
+
     private func markStale(_ inode: InodeReference) {
         cache.unhashIdentity(of: inode)
         cache.invalidateAttributes(inode.nodeID)
@@ -105,7 +150,7 @@ extension FileSystem {
         if inode.nodeID == .root { return try body(backing.root) }
         if directory && !usesKeptDescriptor(inode) {
             return try directoryDescriptors.withDescriptor(for: inode, open: {
-                try openByHandle(inode, .readOnly, options: [.path, .directory])
+                try openDirectory(inode, .readOnly, options: [.path, .directory])
             }) { descriptor in
                 do {
                     return try body(descriptor)
@@ -151,6 +196,7 @@ extension FileSystem {
         let mode = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
         let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~(O_CREAT | O_EXCL | O_NOCTTY))
         if caller.isDaemon && !usesKeptDescriptor(inode) && inode.nodeID != .root {
+            if options.contains(.directory) { return try openDirectory(inode, mode, options: options) }
             return try openByHandle(inode, mode, options: options)
         }
         return try withPath(inode) { path in

@@ -16,7 +16,10 @@ extension FileSystem {
         case .negative:
             return nil
         case .hit(let inode):
-            if let entry = try cachedEntry(inode, name: name, parent: parent, directory: directory) { return entry }
+            if let entry = try cachedEntry(inode, name: name, parent: parent, directory: directory) {
+                notePlace(of: entry, name: name, in: parent)
+                return entry
+            }
         case .miss:
             break
         }
@@ -84,11 +87,19 @@ extension FileSystem {
                 inode.release()
                 inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes)
             }
-            return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
+            let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
+            notePlace(of: entry, name: name, in: parent)
+            return entry
         } catch {
             if let kept { _ = Glibc.close(kept.rawValue) }
             throw error
         }
+    }
+
+    /// A directory found by name: where to open it by name next time.
+    private func notePlace(of entry: FoundEntry, name: BackingName, in parent: InodeReference) {
+        guard mode_t(entry.attributes.mode) & S_IFMT == S_IFDIR else { return }
+        directoryPlaces.note(entry.inode.nodeID, parent: parent.nodeID, name: name)
     }
 
     private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,

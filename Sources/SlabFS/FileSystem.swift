@@ -47,6 +47,7 @@ final class FileSystem: Sendable {
     let handles = HandleTable()
     let pathDescriptors = PathDescriptors()
     let directoryDescriptors = DirectoryDescriptors()
+    let directoryPlaces = DirectoryPlaces()
     let kicker: Kicker
     /// The one-thread loop, and its polling bound (a runtime setting).
     let requestLoop: RequestLoop

@@ -208,6 +208,30 @@ struct MountOperationsTests {
         return try body(descriptor)
     }
 
+    @Test("a directory opens by its name only while the name leads to it: swapped behind the mount, it is still itself")
+    func directoriesOpenByNameOnlyWhenItIsThem() throws {
+        // Long timeouts: the kernel keeps its dentries, so it opens the
+        // directories it looked up before the swap.
+        let mount = try MountedSlabfs(["--entry-timeout", "60", "--attr-timeout", "60", "--cache-timeout", "60"])
+        defer { mount.tearDown() }
+        #expect(mkdir(mount.mounted("a"), 0o755) == 0 && mkdir(mount.mounted("b"), 0o755) == 0)
+        try writeFile(mount.mounted("a/inA"), "")
+        try writeFile(mount.mounted("b/inB"), "")
+        // Behind the mount, "a" becomes the other directory.
+        #expect(rename(mount.backing("a"), mount.backing("a2")) == 0)
+        #expect(rename(mount.backing("b"), mount.backing("a")) == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mounted("a")) == ["inA"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mounted("b")) == ["inB"])
+        // Renamed through the mount (its place is forgotten), then listed
+        // and written under the new name.
+        #expect(mkdir(mount.mounted("d"), 0o755) == 0)
+        try writeFile(mount.mounted("d/inD"), "")
+        #expect(rename(mount.mounted("d"), mount.mounted("e")) == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mounted("e")) == ["inD"])
+        try writeFile(mount.mounted("e/more"), "")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.backing("e")).sorted() == ["inD", "more"])
+    }
+
     @Test("statfs reports the backing filesystem's numbers")
     func statfs() throws {
         let mount = try MountedSlabfs()

@@ -75,6 +75,8 @@ func slabfsRename(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                 }
                 fs.cache.rename(from: (from.nodeID, name.bytes), to: (to.nodeID, newName.bytes),
                                 exchange: flags.contains(.exchange), entryTimeout: fs.cacheTimeout)
+                // Their next lookup notes where they are now.
+                for node in [moved, replaced].compactMap({ $0 }) { fs.directoryPlaces.forget(node) }
                 // Directory mtimes, the moved file's ctime, the replaced
                 // file's link count.
                 for node in [from.nodeID, to.nodeID, moved, replaced].compactMap({ $0 }) {
@@ -152,6 +154,7 @@ extension FileSystem {
                 // and open files let go, not at the next reclaim.
                 cache.markUnlinked(child)
                 directoryDescriptors.forget(child)
+                directoryPlaces.forget(child)
                 cache.invalidateAttributes(child)
             }
         }
