@@ -133,6 +133,11 @@ extension FileSystem {
         cache.invalidateAttributes(inode.nodeID)
     }
 
+    /// Whether the cached attributes say the inode is a directory.
+    func isDirectory(_ inode: InodeReference, cached: InodeAttributes? = nil) -> Bool {
+        mode_t((cached ?? cache.attributes(of: inode).attributes).mode) & S_IFMT == S_IFDIR
+    }
+
     /// Whether the directory open as `descriptor` has been removed.
     func isRemoved(_ descriptor: FileDescriptor) -> Bool {
         (try? descriptor.statDescriptor().rawValue.st_nlink == 0) ?? false
@@ -141,14 +146,15 @@ extension FileSystem {
     /// Calls `body` with an O_PATH descriptor of the inode: for fstat,
     /// fchownat, the /proc path of the xattr calls, and (`directory`, which
     /// adds O_DIRECTORY: ENOTDIR for anything else) as the directory of the
-    /// *at calls. The root's is borrowed; a directory's comes from
+    /// *at calls. The root's is borrowed; a directory's (asked for as one,
+    /// or known to be one: a file type never changes) comes from
     /// `directoryDescriptors`; others are opened by handle (as the daemon:
     /// open_by_handle_at needs CAP_DAC_READ_SEARCH) and closed afterwards.
     /// ESTALE: the backing file is gone.
     func withPath<R>(_ inode: InodeReference, directory: Bool = false,
                      _ body: (FileDescriptor) throws -> R) throws -> R {
         if inode.nodeID == .root { return try body(backing.root) }
-        if directory && !usesKeptDescriptor(inode) {
+        if (directory || isDirectory(inode)) && !usesKeptDescriptor(inode) {
             return try directoryDescriptors.withDescriptor(for: inode, open: {
                 try openDirectory(inode, .readOnly, options: [.path, .directory])
             }) { descriptor in

@@ -96,10 +96,10 @@ extension FileSystem {
             status = try descriptor.statDescriptor().rawValue
         } else {
             // A directory's descriptor is likely cached (its attributes are
-            // asked for after every change in it); a file type never changes.
-            let mode = (cached ?? cache.attributes(of: inode).attributes).mode
-            let isDirectory = mode_t(mode) & S_IFMT == S_IFDIR
-            status = try withPath(inode, directory: isDirectory) { try $0.statDescriptor().rawValue }
+            // asked for after every change in it).
+            status = try withPath(inode, directory: isDirectory(inode, cached: cached)) {
+                try $0.statDescriptor().rawValue
+            }
         }
         let attributes = InodeAttributes(status)
         cache.setAttributes(inode, attributes, timeout: cacheTimeout)
