@@ -133,6 +133,22 @@ def main():
     check(bad[0] == 0, "every file's size is right in both stat rounds", "%d wrong" % bad[0])
     phase_stats("after stat round 2")
 
+    # After drop_caches the backing kernel has let go of the directories'
+    # dentries: slabfs opens them by name in their parent (a handle would be
+    # reconnected by reading the parent). Each listing and a new file in
+    # every tenth directory must still land in the right backing directory.
+    relisted = [d for d in dirs if sorted(os.listdir(d)) != sorted(names)]
+    check(not relisted, "after drop_caches every directory lists its own files", "%d wrong" % len(relisted))
+    for d in dirs[::10]:
+        with open(os.path.join(d, "after-drop"), "w") as f:
+            f.write(d)
+    misplaced = [d for d in dirs[::10]
+                 if open(os.path.join(a.src, "scale", os.path.basename(d), "after-drop")).read() != d]
+    check(not misplaced, "files made after drop_caches are in their own backing directories",
+          "%d misplaced" % len(misplaced))
+    for d in dirs[::10]:
+        os.unlink(os.path.join(d, "after-drop"))
+
     # A sample read back: each file holds its own name.
     wrong = [n for d in dirs[::20] for n in names[::50]
              if open(os.path.join(d, n), "rb").read() != n.encode()]
