@@ -78,12 +78,12 @@ final class HandleTable: Sendable {
     }
 
     /// A duplicate (which the caller closes) of the descriptor of a handle
-    /// open on `node` for the backing file `identity`, or nil if none is. The kernel asks for
-    /// security.capability by node before every write; an open file's
-    /// descriptor answers it without opening the inode by handle and going
-    /// through /proc. Duplicated under the lock: a release takes its handle
-    /// out of the table before closing it, so the number cannot be closed
-    /// and reused while it is copied.
+    /// open on `node` for the backing file `identity`, or nil if none is.
+    /// The kernel asks for security.capability by node before every write;
+    /// an open file's descriptor answers it without opening the inode by
+    /// handle and going through /proc. Duplicated under the lock: a release
+    /// takes its handle out of the table before closing it, so the number
+    /// cannot be closed and reused while it is copied.
     func duplicateDescriptor(of node: NodeID, identity: CacheIdentity) -> FileDescriptor? {
         table.withLock { table in
             guard let handles = table.byNode[node] else { return nil }
