@@ -55,7 +55,7 @@ struct MountOperationsTests {
         }
     }
 
-    @Test("listings are complete whatever the kernel holds: READDIRPLUS ends after a run of held entries, plain READDIR goes on")
+    @Test("listings are complete whatever the kernel holds: after a run of held entries READDIRPLUS gives no attributes, plain READDIR goes on")
     func listingsOfHeldEntries() throws {
         let mount = try MountedSlabfs()
         defer { mount.tearDown() }

@@ -112,8 +112,11 @@ extension FileSystem {
                       request: fuse_req_t?, plus: Bool, counted: inout [NodeID]) throws -> Int {
         var used = 0
         let parentID = parent.nodeID
-        let mayEndEarly = plus && kernelChoosesReaddirplus.load(ordering: .relaxed)
+        let mayStopAsking = plus && kernelChoosesReaddirplus.load(ordering: .relaxed)
         var heldRun = 0
+        // After a long run of held entries: the rest go without attributes
+        // and without asking the cache, as plain entries in a plus buffer.
+        var restWithoutAttributes = false
         while let entry = try nextEntry(stream, hadEntries: used > 0) {
             let space = buffer.count - used
             let start = buffer.baseAddress.map { ($0 + used).assumingMemoryBound(to: CChar.self) }
@@ -128,7 +131,7 @@ extension FileSystem {
             }
             var found: FoundEntry?
             if !entry.isDotOrDotDot {
-                if cache.kernelHoldsChild(of: parentID, nameBytes: entry.nameBytes) {
+                if restWithoutAttributes || cache.kernelHoldsChild(of: parentID, nameBytes: entry.nameBytes) {
                     // The kernel holds it already: a node id of 0 tells it
                     // the entry comes without attributes, so it adds no
                     // dentry, takes no lookup count and needs no FORGET; the
@@ -140,12 +143,13 @@ extension FileSystem {
                     if length > space { break }
                     used += length
                     // A run of entries the kernel holds: the listing gives
-                    // it nothing new, at 4 times a plain entry's bytes and a
-                    // cache query each. End the buffer; the kernel asks for
-                    // the rest with plain READDIR (DAOS's dfuse keeps its
-                    // first READDIRPLUS short for the same reason).
+                    // it nothing new but costs a cache query each. The rest
+                    // of this buffer goes without attributes and unasked:
+                    // what the plain READDIR that follows a READDIRPLUS
+                    // ended here would give, one round trip sooner (the
+                    // kernel asks for later buffers with READDIR itself).
                     heldRun += 1
-                    if mayEndEarly && heldRun >= Self.heldRunEndingReaddirplus { break }
+                    if mayStopAsking && heldRun >= Self.heldRunEndingAttributes { restWithoutAttributes = true }
                     continue
                 }
                 heldRun = 0
@@ -189,12 +193,12 @@ extension FileSystem {
     }
 
     /// Entries in a row the kernel already holds after which a READDIRPLUS
-    /// buffer ends. If the kernel holds a fraction f of the entries at
-    /// random, 32 given ones are all held with f^32 (4% at f = 0.9): a run
-    /// that long is rare unless nearly every entry is held, so a partly
-    /// cached directory still gets its attributes, and what ends early
-    /// costs at most a LOOKUP for each of the few entries left.
-    static let heldRunEndingReaddirplus = 32
+    /// buffer gives no more attributes. If the kernel holds a fraction f of
+    /// the entries at random, 32 given ones are all held with f^32 (4% at
+    /// f = 0.9): a run that long is rare unless nearly every entry is held,
+    /// so a partly cached directory still gets its attributes, and what
+    /// stops early costs at most a LOOKUP for each of the few entries left.
+    static let heldRunEndingAttributes = 32
 
     /// The stream's next entry; a read error after some entries ends the
     /// buffer instead (the kernel asks again from there).
