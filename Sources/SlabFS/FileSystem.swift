@@ -55,6 +55,9 @@ final class FileSystem: Sendable {
     /// lookups in the directory (readdirplus_auto, set at INIT), so a short
     /// READDIRPLUS buffer is followed by plain READDIRs.
     let kernelChoosesReaddirplus = Atomic<Bool>(false)
+    /// Whether OPENDIR lets the kernel keep listings (`--readdir-cache`,
+    /// settable while mounted: `user.slabfs.readdir_cache`).
+    let readdirCacheEnabled: Atomic<Bool>
     /// Whether inodes are remembered by file handle. False where the
     /// backing filesystem has none, where this process may not open them
     /// (open_by_handle_at needs CAP_DAC_READ_SEARCH: a mount by an ordinary
@@ -103,6 +106,7 @@ final class FileSystem: Sendable {
         entryTimeoutBits = Atomic(configuration.entryTimeoutSeconds.bitPattern)
         attributeTimeoutBits = Atomic(configuration.attrTimeoutSeconds.bitPattern)
         cacheTimeoutBits = Atomic(configuration.cacheTimeoutSeconds.bitPattern)
+        readdirCacheEnabled = Atomic(configuration.readdirCache)
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
         kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
         requestLoop = RequestLoop(maximumMicroseconds: configuration.pollMicroseconds)

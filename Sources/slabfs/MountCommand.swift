@@ -22,7 +22,7 @@ struct MountCommand: ParsableCommand {
 
               cache_size=SIZE  eviction=page|lru  migrate=on|off  page_size=BYTES
               kernel_cache_limit=N  entry_timeout=SECONDS  attr_timeout=SECONDS
-              cache_timeout=SECONDS
+              cache_timeout=SECONDS  threads=N  poll_us=N  readdir_cache=on|off
               negative_limit=N  psi_threshold_us=N  allow_other  debug
 
             A long option overrides the same setting given with -o; among -o items \
@@ -108,6 +108,10 @@ struct MountCommand: ParsableCommand {
             help: ArgumentHelp("Reclaim when memory stalls exceed N us per 1 s window; 0 = off (default 150000).", valueName: "n"))
     var psiThresholdMicroseconds: String?
 
+    @Option(name: .customLong("readdir-cache"), parsing: .unconditional,
+            help: ArgumentHelp("Let the kernel keep directory listings: later listings are faster, the first slower (default on).", valueName: "on|off"))
+    var readdirCache: String?
+
     @Flag(name: .customLong("allow-other"), help: "Let other users use the mount (-o allow_other).")
     var allowOther = false
 
@@ -133,6 +137,7 @@ struct MountCommand: ParsableCommand {
         arguments.pollMicroseconds = pollMicroseconds
         arguments.negativeLimit = negativeLimit
         arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
+        arguments.readdirCache = readdirCache
         return arguments
     }
 

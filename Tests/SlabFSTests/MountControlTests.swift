@@ -102,6 +102,7 @@ struct MountControlTests {
             ("kernel_cache_limit", "0", "0"), ("negative_limit", "10", "10"),
             ("entry_timeout", "0.5", "0.5"), ("attr_timeout", "2", "2.0"), ("cache_timeout", "30", "30.0"),
             ("poll_us", "0", "0"), ("poll_us", "1000", "1000"), ("poll_us", "50", "50"),
+            ("readdir_cache", "off", "off"), ("readdir_cache", "on", "on"),
         ]
         for (name, value, reads) in good {
             try setAttribute(root, "user.slabfs." + name, value)
@@ -124,6 +125,7 @@ struct MountControlTests {
             ("entry_timeout", "-1"), ("entry_timeout", "inf"), ("attr_timeout", "soon"),
             ("cache_timeout", "-2"), ("cache_timeout", "later"),
             ("poll_us", "-1"), ("poll_us", "1001"), ("poll_us", "fast"),
+            ("readdir_cache", "yes"), ("readdir_cache", "0"), ("readdir_cache", ""),
             ("nonsense", "1"), ("reclaim", "0"), ("reclaim", "-5"), ("reclaim", "x"), ("compact", "2"),
             ("stats", "1"), ("slabinfo", "1"), ("slabmap", "1"), ("object", "1"), ("page_size", "8192"),
             ("threads", "4"),
@@ -170,6 +172,31 @@ struct MountControlTests {
         #expect((try fileStatus(mount.mounted("c")).get()).st_size == 6)
         #expect(unlink(mount.mounted("c")) == 0)
         #expect(fileStatus(mount.mounted("c")).failureErrno == ENOENT)
+    }
+
+    @Test("readdir_cache: on, the kernel answers a second listing itself; off (at mount or while mounted), every listing reaches the backing directory")
+    func readdirCache() throws {
+        let mount = try MountedSlabfs(["--cache-timeout", "3600"])
+        defer { mount.tearDown() }
+        let listing = { try FileManager.default.contentsOfDirectory(atPath: mount.mounted("")).sorted() }
+        try writeFile(mount.backing("a"), "a")
+        #expect(try listing() == ["a"])
+        // A name added behind the mount: the kernel's kept listing, and our
+        // cache's attributes (an hour), say nothing changed.
+        try writeFile(mount.backing("b"), "b")
+        #expect(try listing() == ["a"])
+        try setAttribute(mount.mountpoint, "user.slabfs.readdir_cache", "off")
+        #expect(try listing() == ["a", "b"])
+        try writeFile(mount.backing("c"), "c")
+        #expect(try listing() == ["a", "b", "c"])
+
+        let off = try MountedSlabfs(["--cache-timeout", "3600", "-o", "readdir_cache=off"])
+        defer { off.tearDown() }
+        #expect(try statistics(off).configuration["readdir_cache"] == "off")
+        try writeFile(off.backing("a"), "a")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: off.mounted("")) == ["a"])
+        try writeFile(off.backing("b"), "b")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: off.mounted("")).sorted() == ["a", "b"])
     }
 
     @Test("user.slabfs.object describes a node's inode and the dentries naming it; on other nodes nothing else is under the prefix")

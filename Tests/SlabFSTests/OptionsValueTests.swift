@@ -19,6 +19,7 @@ import Testing
         #expect(configuration.pollMicroseconds == 100)
         #expect(configuration.negativeDentryLimit == 65_536)
         #expect(configuration.psiThresholdMicroseconds == 150_000)
+        #expect(configuration.readdirCache)
         #expect(!configuration.allowOther && !configuration.readOnly)
         #expect(configuration.daemonize && !configuration.debug && !configuration.singleThreaded)
         #expect(configuration.libfuseOptions.isEmpty)
@@ -93,21 +94,24 @@ import Testing
         #expect(error?.message.contains("at least 2 MiB") == true)
     }
 
-    @Test("eviction is page or lru, and migrate is on or off")
+    @Test("eviction is page or lru; migrate and readdir_cache are on or off")
     func choices() throws {
         let scratch = try OptionsScratch()
-        let configuration = try parseMount(scratch.arguments("eviction=lru,migrate=off"))
-        #expect(configuration.eviction == .lru && !configuration.migrate)
-        var long = scratch.arguments()
+        let configuration = try parseMount(scratch.arguments("eviction=lru,migrate=off,readdir_cache=off"))
+        #expect(configuration.eviction == .lru && !configuration.migrate && !configuration.readdirCache)
+        var long = scratch.arguments("readdir_cache=off")
         long.eviction = "page"
         long.migrate = "on"
+        long.readdirCache = "on"
         let fromFlags = try parseMount(long)
-        #expect(fromFlags.eviction == .page && fromFlags.migrate)
+        #expect(fromFlags.eviction == .page && fromFlags.migrate && fromFlags.readdirCache)
+        #expect(fromFlags.summary.contains("on (the kernel keeps listings)"))
     }
 
-    @Test("a bad eviction or migrate value is refused, naming the choices",
+    @Test("a bad eviction, migrate or readdir_cache value is refused, naming the choices",
           arguments: [("eviction=fifo", "use page or lru"), ("eviction=LRU", "use page or lru"),
-                      ("migrate=yes", "use on or off"), ("migrate=", "use on or off")])
+                      ("migrate=yes", "use on or off"), ("migrate=", "use on or off"),
+                      ("readdir_cache=1", "use on or off"), ("readdir_cache=ON", "use on or off")])
     func badChoices(option: String, hint: String) throws {
         let scratch = try OptionsScratch()
         let error = mountRefusal(scratch.arguments(option))

@@ -52,6 +52,7 @@ badinput_xattrs() {
         -n user.slabfs.reclaim -v 99999999999999999999999 "$mnt"
     badinput_setfattr_fails "compact=2" "Invalid argument" -n user.slabfs.compact -v 2 "$mnt"
     badinput_setfattr_fails "compact=yes" "Invalid argument" -n user.slabfs.compact -v yes "$mnt"
+    badinput_setfattr_fails "readdir_cache=yes" "Invalid argument" -n user.slabfs.readdir_cache -v yes "$mnt"
     badinput_setfattr_fails "set user.slabfs.nonsense" "Invalid argument" -n user.slabfs.nonsense -v 1 "$mnt"
     badinput_setfattr_fails "set user.slabfs.stats (read-only)" "Invalid argument" -n user.slabfs.stats -v 1 "$mnt"
     badinput_setfattr_fails "set user.slabfs.slabinfo (read-only)" "Invalid argument" -n user.slabfs.slabinfo -v 1 "$mnt"
@@ -121,6 +122,7 @@ badinput_options() {
     badinput_option_fails "--cache-size 2T (over the 1 TiB cap)" "$src" "$mnt" --cache-size 2048G
     badinput_option_fails "--eviction fifo" "$src" "$mnt" --eviction fifo
     badinput_option_fails "--migrate maybe" "$src" "$mnt" --migrate maybe
+    badinput_option_fails "--readdir-cache 1" "$src" "$mnt" --readdir-cache 1
     badinput_option_fails "--page-size 5000" "$src" "$mnt" --page-size 5000
     badinput_option_fails "--entry-timeout -1" "$src" "$mnt" --entry-timeout -1
     badinput_option_fails "--attr-timeout abc" "$src" "$mnt" --attr-timeout abc

@@ -26,7 +26,7 @@ import Foundation
 /// - The settings that may change while mounted, by their `-o` names
 ///   (`cache_size`, `eviction`, `migrate`, `kernel_cache_limit`,
 ///   `negative_limit`, `entry_timeout`, `attr_timeout`, `cache_timeout`,
-///   `poll_us`): read the value in
+///   `poll_us`, `readdir_cache`): read the value in
 ///   force, write a new one in the spellings the command line takes.
 ///
 /// On every node, the root included: `object`, the node's inode and the
@@ -46,6 +46,7 @@ enum ControlAttribute: String, CaseIterable {
     case attrTimeout = "attr_timeout"
     case cacheTimeout = "cache_timeout"
     case poll = "poll_us"
+    case readdirCache = "readdir_cache"
 
     static let prefix = "user.slabfs."
 
@@ -70,6 +71,7 @@ enum ControlAttribute: String, CaseIterable {
         case .attrTimeout: .attrTimeout
         case .cacheTimeout: .cacheTimeout
         case .poll: .poll
+        case .readdirCache: .readdirCache
         case .slabinfo, .stats, .slabmap, .reclaim, .compact, .object: nil
         }
     }
@@ -154,6 +156,7 @@ extension FileSystem {
         case .psiThreshold: String(configuration.psiThresholdMicroseconds)
         case .threads: String(configuration.threads)
         case .poll: String(requestLoop.maximumMicroseconds)
+        case .readdirCache: readdirCacheEnabled.load(ordering: .relaxed) ? "on" : "off"
         }
     }
 
@@ -181,6 +184,7 @@ extension FileSystem {
             // What was recorded under the longer timeout must not outlive the new one.
             if shorter { cache.expireAll() }
         case .poll: requestLoop.maximumMicroseconds = parsed.pollMicroseconds
+        case .readdirCache: readdirCacheEnabled.store(parsed.readdirCache, ordering: .relaxed)
         case .pageSize, .psiThreshold, .threads: throw .invalidArgument
         }
     }

@@ -39,9 +39,12 @@ func slabfsOpendir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
             // Let the kernel keep listings (it needs both bits). It drops
             // them itself when the directory changes through the mount or
             // its mtime changes; changes made behind the mount's back show
-            // once the attribute timeout has passed.
-            info.pointee.cache_readdir = 1
-            info.pointee.keep_cache = fs.cache.attributes(of: inode).fresh ? 1 : 0
+            // once the attribute timeout has passed. With the cache off,
+            // keep_cache 0 also makes the kernel drop a listing kept before.
+            if fs.readdirCacheEnabled.load(ordering: .relaxed) {
+                info.pointee.cache_readdir = 1
+                info.pointee.keep_cache = fs.cache.attributes(of: inode).fresh ? 1 : 0
+            }
             if fuse_reply_open(request, info) != 0 { fs.closeHandle(id) }
         }
     }

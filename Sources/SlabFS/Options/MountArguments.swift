@@ -45,6 +45,8 @@ public struct MountArguments: Sendable, Equatable {
     public var negativeLimit: String?
     /// `--psi-threshold-us N`
     public var psiThresholdMicroseconds: String?
+    /// `--readdir-cache on|off`
+    public var readdirCache: String?
 
     public init(source: String? = nil, mountpoint: String? = nil, mountOptions: [String] = []) {
         self.source = source
@@ -59,7 +61,7 @@ public struct MountArguments: Sendable, Equatable {
             (.pageSize, pageSize), (.kernelCacheLimit, kernelCacheLimit),
             (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
             (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds), (.threads, threads),
-            (.poll, pollMicroseconds),
+            (.poll, pollMicroseconds), (.readdirCache, readdirCache),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }
     }

@@ -24,6 +24,7 @@ extension MountConfiguration {
             ("cache timeout", "\(cacheTimeoutSeconds) s"),
             ("negative dentries", "at most \(negativeDentryLimit)"),
             ("PSI threshold", psi),
+            ("readdir cache", readdirCache ? "on (the kernel keeps listings)" : "off (every listing reaches slabfs)"),
             ("allow_other", allowOther ? "yes" : "no"),
             ("read-only", readOnly ? "yes" : "no"),
             ("libfuse argv", fuseArguments.map(Self.shellQuoted).joined(separator: " ")),

@@ -2,7 +2,7 @@
 /// `-o key=VALUE` (so fstab and mount.fuse3 can set them too).
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
-    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads, poll
+    case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads, poll, readdirCache
 
     /// The `-o` key.
     var optionKey: String {
@@ -19,6 +19,7 @@ enum Setting: CaseIterable {
         case .psiThreshold: "psi_threshold_us"
         case .threads: "threads"
         case .poll: "poll_us"
+        case .readdirCache: "readdir_cache"
         }
     }
 
@@ -37,6 +38,7 @@ enum Setting: CaseIterable {
         case .psiThreshold: "--psi-threshold-us"
         case .threads: "--threads"
         case .poll: "--poll-us"
+        case .readdirCache: "--readdir-cache"
         }
     }
 
@@ -55,6 +57,7 @@ enum Setting: CaseIterable {
         case .psiThreshold: "PSI threshold"
         case .threads: "thread count"
         case .poll: "poll time"
+        case .readdirCache: "readdir cache setting"
         }
     }
 
@@ -63,9 +66,17 @@ enum Setting: CaseIterable {
         switch self {
         case .cacheSize, .pageSize: "SIZE"
         case .eviction: "page|lru"
-        case .migrate: "on|off"
+        case .migrate, .readdirCache: "on|off"
         case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads, .poll: "N"
         case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
+        }
+    }
+
+    private static func onOff(_ text: String) -> Bool? {
+        switch text {
+        case "on": true
+        case "off": false
+        default: nil
         }
     }
 
@@ -86,11 +97,11 @@ enum Setting: CaseIterable {
             guard let policy = EvictionPolicy(rawValue: text) else { return "use page or lru" }
             configuration.eviction = policy
         case .migrate:
-            switch text {
-            case "on": configuration.migrate = true
-            case "off": configuration.migrate = false
-            default: return "use on or off"
-            }
+            guard let on = Self.onOff(text) else { return "use on or off" }
+            configuration.migrate = on
+        case .readdirCache:
+            guard let on = Self.onOff(text) else { return "use on or off" }
+            configuration.readdirCache = on
         case .kernelCacheLimit:
             return ValueParser.count(text, maximum: Int(UInt32.max)).storing { configuration.kernelCacheLimit = $0 }
         case .negativeLimit:
