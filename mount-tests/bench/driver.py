@@ -44,7 +44,9 @@ WORKLOADS = [
     ("rw4k", "4 KiB write+read"),
     ("unlink", "unlink"),
 ]
-FUSE_TARGETS = ["slabfs", "passthrough_ll", "bindfs"]
+# slabfs-rdc-off is slabfs --readdir-cache off: the first listing without the
+# kernel's copy of every entry, against the second listing that copy buys.
+FUSE_TARGETS = ["slabfs", "slabfs-rdc-off", "passthrough_ll", "bindfs"]
 PARTS = ["main", "large", "reclaim"]
 
 
@@ -385,6 +387,8 @@ class Bench:
         a = self.a
         if target == "slabfs":
             return [a.slabfs, src, mnt, "-f", *extra]
+        if target == "slabfs-rdc-off":
+            return [a.slabfs, src, mnt, "-f", "--readdir-cache", "off", *extra]
         if target == "passthrough_ll":
             # Its own defaults (cache=auto: entry and attr timeout 1 s, no
             # cache_readdir or keep_cache), plus default_permissions, which
@@ -916,6 +920,18 @@ def targets_check(main, rec, skip=()):
             f"{mine / best if best else float('inf'):.2f}x {best_t}")
     elif "main" not in skip:
         add("slabfs against bindfs and passthrough_ll", False, "no result to compare")
+    v = ts.get("slabfs-rdc-off", {})
+    if "ops_per_s" in v and others:
+        # Not a target: what the other setting of the listing trade-off gives.
+        parts = []
+        for k in ("list1", "list2"):
+            best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+            best = ts[best_t]["ops_per_s"][k] or 0
+            mine = v["ops_per_s"][k] or 0
+            label = dict(WORKLOADS)[k]
+            parts.append(f"{label} {mine / best if best else float('inf'):.2f}x {best_t}")
+        checks.append({"target": "slabfs --readdir-cache off (not a target, the listing trade-off)", "result": "INFO",
+                       "detail": "; ".join(parts)})
     if s.get("rss_per_inode") is not None:
         v = s["rss_per_inode"]
         add("slabfs daemon memory per cached inode <= 192 B", v <= 192, f"{v:.0f} B per inode (RSS delta / files)")
@@ -1024,6 +1040,7 @@ OPTIONS_NOTE = """mount options (kernel-cache-relevant):
                   cache, no FLUSH after the first over a local filesystem, one request thread (--threads 1) that
                   polls for the next request up to 100 us after a reply (--poll-us; what that costs shows in the
                   daemon CPU rows)
+  slabfs-rdc-off  slabfs with --readdir-cache off: no cache_readdir/keep_cache on directories, every listing reaches it
   passthrough_ll  its defaults (cache=auto: entry/attr timeout 1 s, readdirplus, no cache_readdir/keep_cache, no writeback,
                   multi-threaded) plus -o default_permissions to match slabfs; one O_PATH descriptor per inode
                   (facts.md measured -o cache=always separately: 86400 s timeouts, keep_cache and cache_readdir)
