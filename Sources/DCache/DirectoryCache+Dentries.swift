@@ -49,14 +49,15 @@ extension DirectoryCache {
     /// Records that (parent, name) names the backing file `identity`: finds
     /// or creates its inode (hard links share one) and points the dentry at
     /// it, replacing what the name pointed at before. The parent must be
-    /// cached (the kernel holds it, or the caller does).
+    /// cached (the kernel holds it, or the caller does). `observed`: as in
+    /// `setAttributes`.
     public func insert(parent: NodeID, name: [UInt8], identity: BackingIdentity, handle: BackingFileHandle,
-                       attributes: InodeAttributes, entryTimeout: Double, attributeTimeout: Double)
-        throws -> InodeReference
+                       attributes: InodeAttributes, entryTimeout: Double, attributeTimeout: Double,
+                       observed: AttributeStamp? = nil) throws -> InodeReference
     {
         try name.withUnsafeBytes { try Self.validate($0) }
         let inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
-                                          attributeTimeout: attributeTimeout)
+                                          attributeTimeout: attributeTimeout, observed: observed)
         do {
             try setDentry(parent: parent, name: name, child: inode.nodeID, timeout: entryTimeout)
         } catch {

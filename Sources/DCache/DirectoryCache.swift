@@ -47,6 +47,8 @@ public final class DirectoryCache: @unchecked Sendable {
     let reclaimEpoch = Atomic<Int>(1)
     /// 0 page, 1 lru: `evictionPolicy` reads it on every release.
     let policyWord = Atomic<Int>(0)
+    /// Counts `invalidateAttributes` calls (`AttributeStamp`).
+    let attributeInvalidations = Atomic<UInt64>(0)
 
     struct LRUEntry {
         let object: UnsafeMutableRawPointer
@@ -125,14 +127,17 @@ public final class DirectoryCache: @unchecked Sendable {
     /// Finds the inode of a backing identity (hard links share it), or
     /// creates it; returns it with a request reference and fresh attributes.
     func findOrCreateInode(identity: BackingIdentity, handle: BackingFileHandle, attributes: InodeAttributes,
-                           attributeTimeout: Double, reservedID: NodeID? = nil) throws -> InodeReference {
+                           attributeTimeout: Double, observed: AttributeStamp? = nil,
+                           reservedID: NodeID? = nil) throws -> InodeReference {
         // The inode stores the device in 32 bits (the kernel's new_encode_dev
         // range: major < 4096, minor < 2^20 — every device this machine has).
         guard identity.device <= UInt64(UInt32.max) else { throw DCacheError.deviceNumberTooLarge(identity.device) }
         let hash = Self.hash(identity)
         let expiry = clock.expiry(after: attributeTimeout)
         if let existing = findInode(identity, hash: hash) {
-            nodeTable.withSlot(existing.nodeID) { _ in existing.storeAttributes(attributes, expiry: expiry) }
+            nodeTable.withSlot(existing.nodeID) { _ in
+                existing.storeAttributes(attributes, expiry: isCurrent(observed) ? expiry : 0)
+            }
             existing.setFlags(InodeObject.referenced)
             return InodeReference(existing, cache: self)
         }
@@ -150,6 +155,8 @@ public final class DirectoryCache: @unchecked Sendable {
                 throw DCacheError.outOfMemory
             }
         }
+        // A new inode's attributes stay fresh whatever `observed` says: no
+        // change through the mount can have reached a file it had no inode for.
         let inode = InodeObject(raw)
         inode.initialize(nodeID: id, identity: identity, handle: handle,
                          longHandle: longHandle, attributes: attributes, expiry: expiry)
@@ -172,7 +179,9 @@ public final class DirectoryCache: @unchecked Sendable {
             if let longHandle { longHandles.free(longHandle) }
             inodes.free(raw)
             nodeTable.recycle(id)
-            nodeTable.withSlot(winner.nodeID) { _ in winner.storeAttributes(attributes, expiry: expiry) }
+            nodeTable.withSlot(winner.nodeID) { _ in
+                winner.storeAttributes(attributes, expiry: isCurrent(observed) ? expiry : 0)
+            }
             return InodeReference(winner, cache: self)
         }
         counters.bump(.inodesCreated)
@@ -329,17 +338,47 @@ public final class DirectoryCache: @unchecked Sendable {
         }
     }
 
-    public func setAttributes(_ inode: InodeReference, _ attributes: InodeAttributes, timeout: Double) {
+    /// Stores attributes read from the backing file. With `observed`, the
+    /// stamp taken before that read, they are stored stale if any inode's
+    /// attributes were invalidated since: a change made through the mount
+    /// while the read was under way (another request thread) may postdate
+    /// it, and the cache must not serve the older attributes as fresh.
+    public func setAttributes(_ inode: InodeReference, _ attributes: InodeAttributes, timeout: Double,
+                              observed: AttributeStamp? = nil) {
         let expiry = clock.expiry(after: timeout)
-        nodeTable.withSlot(inode.nodeID) { _ in inode.object.storeAttributes(attributes, expiry: expiry) }
+        nodeTable.withSlot(inode.nodeID) { _ in
+            inode.object.storeAttributes(attributes, expiry: isCurrent(observed) ? expiry : 0)
+        }
     }
 
     /// Marks the attributes stale, so the next getattr asks the backing file.
     public func invalidateAttributes(_ id: NodeID) {
         nodeTable.withSlot(id) { slot in
+            // Under the slot's lock, as the check in `setAttributes` is: a
+            // store either precedes this invalidation or sees its count.
+            attributeInvalidations.add(1, ordering: .relaxed)
             if let object = slot?.object { InodeObject(object).attributesExpiry = 0 }
         }
     }
+
+    /// Take one before reading attributes from a backing file; pass it
+    /// with what was read (`setAttributes`, `insert`).
+    public var attributeStamp: AttributeStamp {
+        AttributeStamp(invalidations: attributeInvalidations.load(ordering: .relaxed))
+    }
+
+    /// Call under the slot lock of the inode being stored.
+    func isCurrent(_ stamp: AttributeStamp?) -> Bool {
+        guard let stamp else { return true }
+        return attributeInvalidations.load(ordering: .relaxed) == stamp.invalidations
+    }
+}
+
+/// The cache's count of attribute invalidations at one moment. One count
+/// for all inodes: a conflict is rare (two request threads, a change and a
+/// read at once), and one that is not real costs one extra stat later.
+public struct AttributeStamp: Sendable, Equatable {
+    let invalidations: UInt64
 }
 
 /// A request's reference to an inode: it pins the object to its address

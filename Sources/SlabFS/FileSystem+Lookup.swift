@@ -31,6 +31,7 @@ extension FileSystem {
         // "No such entry" comes back as nil, not as a thrown error: every
         // create starts with such a lookup, and an error thrown through the
         // untyped closure would be boxed and cast back.
+        let stamp = cache.attributeStamp
         let found = try withDirectory(parent, directory) { directory -> (stat: Stat, identity: BackingIdentity)? in
             do throws(Errno) {
                 return try lookUpIdentity(name, in: directory)
@@ -47,7 +48,7 @@ extension FileSystem {
             }
             return nil
         }
-        return try record(name, in: parent, stat: found.stat.rawValue, identity: found.identity)
+        return try record(name, in: parent, stat: found.stat.rawValue, identity: found.identity, observed: stamp)
     }
 
     /// The attributes of `name` in `directory` and how to reach it again:
@@ -67,9 +68,10 @@ extension FileSystem {
     }
 
     /// Records (parent, name) -> the file `identity` names, whose
-    /// attributes are `status`; takes over a descriptor identity.
+    /// attributes are `status` as read after `observed` was taken; takes
+    /// over a descriptor identity.
     func record(_ name: BackingName, in parent: InodeReference, stat status: stat,
-                identity: BackingIdentity) throws -> FoundEntry {
+                identity: BackingIdentity, observed: AttributeStamp) throws -> FoundEntry {
         var handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
         var kept: FileDescriptor?
         switch identity {
@@ -79,13 +81,15 @@ extension FileSystem {
         do {
             let cacheIdentity = try Self.identity(of: status)
             let attributes = InodeAttributes(status)
-            var inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes)
+            var inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes,
+                                   observed: observed)
             if kept == nil && inode.handle != handle {
                 // The inode number was freed and handed to a new file while
                 // the old one was still cached: a new inode for the new file.
                 cache.unhashIdentity(of: inode)
                 inode.release()
-                inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes)
+                inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes,
+                                   observed: observed)
             }
             let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
             notePlace(of: entry, name: name, in: parent)
@@ -103,9 +107,11 @@ extension FileSystem {
     }
 
     private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,
-                        handle: BackingFileHandle, attributes: InodeAttributes) throws -> InodeReference {
+                        handle: BackingFileHandle, attributes: InodeAttributes,
+                        observed: AttributeStamp) throws -> InodeReference {
         try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
-                         attributes: attributes, entryTimeout: cacheTimeout, attributeTimeout: cacheTimeout)
+                         attributes: attributes, entryTimeout: cacheTimeout, attributeTimeout: cacheTimeout,
+                         observed: observed)
     }
 
     /// A cache hit, with its attributes refreshed from the backing
@@ -134,6 +140,7 @@ extension FileSystem {
             return nil
         }
         do {
+            let stamp = cache.attributeStamp
             let status = try withDirectory(parent, directory) { try $0.stat(name).rawValue }
             guard try Self.identity(of: status) == inode.identity else {
                 entry.discard()
@@ -141,7 +148,7 @@ extension FileSystem {
                 return nil
             }
             attributes = InodeAttributes(status)
-            cache.setAttributes(inode, attributes, timeout: cacheTimeout)
+            cache.setAttributes(inode, attributes, timeout: cacheTimeout, observed: stamp)
             return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
         } catch let error as Errno where error == .noSuchFileOrDirectory || error == .staleNFSFileHandle {
             entry.discard()

@@ -102,6 +102,34 @@ struct LookupTests {
         inode.release()
     }
 
+    @Test("attributes read before an invalidation are stored stale; read after it, fresh")
+    func attributesReadBeforeAChange() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let inode = try cache.insert(parent: .root, name: name("f"), identity: identity(31), handle: handle(31),
+                                     attributes: attributes(31), entryTimeout: 10, attributeTimeout: 10)
+        // A read of the backing file starts; a write through the mount
+        // lands and invalidates; the read's older attributes come in.
+        let before = cache.attributeStamp
+        cache.invalidateAttributes(inode.nodeID)
+        cache.setAttributes(inode, attributes(32), timeout: 10, observed: before)
+        #expect(cache.attributes(of: inode) == (attributes(32), false))
+        // So does an insert of the same file (a lookup by another name).
+        let link = try cache.insert(parent: .root, name: name("g"), identity: identity(31), handle: handle(31),
+                                    attributes: attributes(33), entryTimeout: 10, attributeTimeout: 10,
+                                    observed: before)
+        #expect(link.nodeID == inode.nodeID && cache.attributes(of: inode) == (attributes(33), false))
+        // Nothing invalidated since the stamp: fresh.
+        let after = cache.attributeStamp
+        cache.setAttributes(inode, attributes(34), timeout: 10, observed: after)
+        #expect(cache.attributes(of: inode) == (attributes(34), true))
+        try cache.insert(parent: .root, name: name("h"), identity: identity(31), handle: handle(31),
+                         attributes: attributes(35), entryTimeout: 10, attributeTimeout: 10, observed: after).release()
+        #expect(cache.attributes(of: inode) == (attributes(35), true))
+        link.release()
+        inode.release()
+    }
+
     @Test("the kernel's lookup count saturates at 32 bits and then pins the inode")
     func saturatingLookups() throws {
         let cache = try makeCache()

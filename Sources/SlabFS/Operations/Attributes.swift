@@ -91,6 +91,7 @@ extension FileSystem {
     /// type is still right: a type never changes).
     func refreshAttributes(_ inode: InodeReference, open handle: UInt64?,
                            cached: InodeAttributes? = nil) throws -> InodeAttributes {
+        let stamp = cache.attributeStamp
         let status: stat
         if let handle, let descriptor = try? handles.descriptor(handle) {
             status = try descriptor.statDescriptor().rawValue
@@ -102,7 +103,7 @@ extension FileSystem {
             }
         }
         let attributes = InodeAttributes(status)
-        cache.setAttributes(inode, attributes, timeout: cacheTimeout)
+        cache.setAttributes(inode, attributes, timeout: cacheTimeout, observed: stamp)
         return attributes
     }
 }

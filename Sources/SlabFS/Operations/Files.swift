@@ -58,11 +58,12 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                 }
             }
             fs.cache.invalidateAttributes(parent.nodeID)
+            let stamp = fs.cache.attributeStamp
             var entry: FoundEntry
             do {
                 // Identified through the open descriptor: the very file made.
                 let found = try fs.identify(descriptor)
-                entry = try fs.record(name, in: parent, stat: found.stat, identity: found.identity)
+                entry = try fs.record(name, in: parent, stat: found.stat, identity: found.identity, observed: stamp)
             } catch {
                 _ = Glibc.close(descriptor.rawValue)
                 throw error
