@@ -25,6 +25,9 @@ let package = Package(
             name: "DCache",
             dependencies: ["Slab", "CSlabSupport", .product(name: "DequeModule", package: "swift-collections")]
         ),
+        // What tests and benchmarks drive the caches with: POSIX threads, a
+        // seedable random generator.
+        .target(name: "Drivers"),
         // libfuse3's low-level API.
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // The filesystem: FUSE operations, passthrough to the backing directory.
@@ -47,12 +50,12 @@ let package = Package(
         .executableTarget(
             name: "slabfs-bench",
             dependencies: [
-                "Slab", "DCache",
+                "Slab", "DCache", "Drivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SlabTests", dependencies: ["Slab"]),
-        .testTarget(name: "DCacheTests", dependencies: ["DCache", "Slab"]),
+        .testTarget(name: "SlabTests", dependencies: ["Slab", "Drivers"]),
+        .testTarget(name: "DCacheTests", dependencies: ["DCache", "Slab", "Drivers"]),
         .testTarget(name: "SlabFSTests", dependencies: ["SlabFS"]),
     ]
 )

@@ -81,7 +81,7 @@ extension DirectoryCache {
     public func remove(parent: NodeID, name: [UInt8], negativeTimeout: Double = 0) {
         guard (try? name.withUnsafeBytes({ try Self.validate($0) })) != nil else { return }
         if negativeTimeout > 0 {
-            try? setDentry(parent: parent, name: name, child: nil, timeout: negativeTimeout)
+            _ = try? setDentry(parent: parent, name: name, child: nil, timeout: negativeTimeout)
             trimNegativeDentries()
         } else {
             invalidate(parent: parent, name: name)

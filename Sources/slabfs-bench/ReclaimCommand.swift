@@ -1,5 +1,6 @@
 import ArgumentParser
 import DCache
+import Drivers
 import Foundation
 import Glibc
 import Slab

@@ -1,3 +1,4 @@
+import Drivers
 import DCache
 import Slab
 import Synchronization

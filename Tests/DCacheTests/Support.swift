@@ -54,36 +54,6 @@ func expectHit(_ result: LookupResult) -> InodeReference? {
     return nil
 }
 
-func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var threads: [pthread_t] = []
-    for index in 0..<count {
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box { body(index) }).toOpaque()
-        let rc = pthread_create(&thread, nil, { @Sendable raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        precondition(rc == 0)
-        threads.append(thread)
-    }
-    for thread in threads { pthread_join(thread, nil) }
-}
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension DirectoryCache {
     /// Reclaims until a pass frees nothing: each page pass frees only a few
     /// unused objects per slab that has objects in use (circulation).

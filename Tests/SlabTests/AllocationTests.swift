@@ -1,3 +1,4 @@
+import Drivers
 import Slab
 import Testing
 
