@@ -6,7 +6,8 @@ import Glibc
 import Slab
 
 extension DirectoryCache {
-    /// Called after the cache grows: past the high watermark, wake the
+    /// Called after the cache grows, or after the kernel let go of inodes
+    /// (they may be reclaimable now): past the high watermark, wake the
     /// reclaim thread (started on first need).
     func noteGrowth() {
         let budget = settings.withLock { $0.budgetBytes }

@@ -225,6 +225,34 @@ struct ReclaimTests {
         #expect(cache.statistics()[.pressureBudget] >= 1)
         #expect(cache.lastReclaim?.source == "budget")
     }
+
+    @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim)",
+          arguments: [false, true])
+    func budgetMetAfterForget(bulk: Bool) throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        let ids = try populate(cache, files: 8192)
+        for id in ids {
+            let inode = try #require(cache.inode(id))
+            cache.kernelLookup(inode)
+            inode.release()
+        }
+        let resident = cache.residentPages
+        cache.budgetBytes = resident * systemPageSize / 2
+        cache.waitForReclaim()
+        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        // Every file is pinned: the pass the cut woke frees next to nothing.
+        #expect(cache.residentPages > resident * 9 / 10)
+        let passes = cache.statistics()[.reclaimPasses]
+        if bulk {
+            cache.forget(bulk: ids.map { ($0, 1) })
+        } else {
+            for id in ids { cache.forget(id, count: 1) }
+        }
+        cache.waitForReclaim()
+        #expect(cache.statistics()[.reclaimPasses] > passes)
+        #expect(cache.residentPages <= low, "\(resident) pages, budget \(cache.budgetBytes) bytes, now \(cache.residentPages)")
+    }
 }
 
 @Suite("Recency across a whole reclaim call")
