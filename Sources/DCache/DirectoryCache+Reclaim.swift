@@ -41,10 +41,12 @@ extension DirectoryCache {
         case budget, psi, explicit
     }
 
-    /// Frees at least `target` pages if it can, under the policy in force.
-    /// Safe while lookups, inserts and removes run on other threads.
+    /// Frees at least `target` pages if it can, under the policy in force;
+    /// when it falls short, asks for kicks of entries only the kernel holds
+    /// (unless `mayKick` is false). Safe while lookups, inserts and removes
+    /// run on other threads.
     @discardableResult
-    public func reclaim(pages target: Int, source: PressureSource = .explicit) -> ReclaimReport {
+    public func reclaim(pages target: Int, source: PressureSource = .explicit, mayKick: Bool = true) -> ReclaimReport {
         reclaimLock.withLock {
             let (policy, migrate) = settings.withLock { ($0.eviction, $0.migrate) }
             // A new epoch: second chances spent in earlier calls expire.
@@ -67,7 +69,7 @@ extension DirectoryCache {
             report.inodesEvicted = counters.value(.evictedInodes) - evictedBefore.0
             report.dentriesEvicted = counters.value(.evictedDentries) - evictedBefore.1
             report.moves = counters.value(.moves) - movesBefore
-            if report.pagesFreed < target {
+            if report.pagesFreed < target && mayKick {
                 report.kicksRequested = requestKicks(max: settings.withLock { $0.kicksPerPass })
             }
             report.milliseconds = Double(clock.nanoseconds() - start) / 1e6

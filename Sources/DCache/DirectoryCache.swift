@@ -295,21 +295,17 @@ public final class DirectoryCache: @unchecked Sendable {
 
     /// FORGET: the kernel dropped `count` lookups of `id`.
     public func forget(_ id: NodeID, count: UInt64) {
-        if forgetOne(id, count: count) { noteGrowth() }
+        if forgetOne(id, count: count) { noteUnpinned() }
     }
 
     /// BATCH_FORGET.
     public func forget(bulk items: [(NodeID, UInt64)]) {
         var unpinned = false
         for (id, count) in items where forgetOne(id, count: count) { unpinned = true }
-        if unpinned { noteGrowth() }
+        if unpinned { noteUnpinned() }
     }
 
-    /// Whether the kernel let go of the inode. Then it may be reclaimed,
-    /// and a cache still over its budget must be told: a pass that ran
-    /// while the kernel held it (a budget cut, the kernel slow to answer
-    /// kicks) freed less than it wanted, and nothing else would run one
-    /// until the cache grows again.
+    /// Whether the kernel let go of the inode (`noteUnpinned`).
     private func forgetOne(_ id: NodeID, count: UInt64) -> Bool {
         let dropped: Bool = nodeTable.withSlot(id) { slot in
             guard let object = slot?.object else { return false }

@@ -6,20 +6,32 @@ import Glibc
 import Slab
 
 extension DirectoryCache {
-    /// Called after the cache grows, or after the kernel let go of inodes
-    /// (they may be reclaimable now): past the high watermark, wake the
+    /// Called after the cache grows: past the high watermark, wake the
     /// reclaim thread (started on first need).
     func noteGrowth() {
+        if isOverHighWatermark { reclaimer.signal(.budget) }
+    }
+
+    /// Called after the kernel let go of inodes, which may now be reclaimed:
+    /// a pass that ran while the kernel held them (a budget cut, a kernel
+    /// slow to answer kicks) freed less than it wanted, and nothing else
+    /// would run another until the cache grows. That pass asks for no
+    /// kicks: those stay one batch per pressure event, so that passes woken
+    /// by the FORGETs of kicks do not kick again and again until the
+    /// kernel has let go of its whole working set.
+    func noteUnpinned() {
+        if isOverHighWatermark { reclaimer.signalUnpinned() }
+    }
+
+    private var isOverHighWatermark: Bool {
         let budget = settings.withLock { $0.budgetBytes }
-        guard budget > 0 else { return }
-        let highPages = Int(Double(budget) * configuration.highWatermark) / systemPageSize
-        guard residentPages > highPages else { return }
-        reclaimer.signal(.budget)
+        guard budget > 0 else { return false }
+        return residentPages > Int(Double(budget) * configuration.highWatermark) / systemPageSize
     }
 
     /// One reclaim pass for `source`, down to the low watermark (budget) or
     /// by a fraction of what is resident (PSI).
-    func respond(to source: PressureSource) {
+    func respond(to source: PressureSource, mayKick: Bool = true) {
         let budget = settings.withLock { $0.budgetBytes }
         let resident = residentPages
         let target: Int
@@ -32,7 +44,7 @@ extension DirectoryCache {
             target = Int(Double(resident) * configuration.psiReclaimFraction)
         }
         guard target > 0 else { return }
-        reclaim(pages: target, source: source)
+        reclaim(pages: target, source: source, mayKick: mayKick)
     }
 
     /// Blocks until the reclaim thread has nothing pending (for tests and
@@ -47,6 +59,8 @@ final class ReclaimThread: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending: Set<DirectoryCache.PressureSource> = []
+    /// A pass without kicks is wanted (`noteUnpinned`).
+    private var unpinned = false
     private var running = false
     private var busy = false
     private var stopping = false
@@ -69,9 +83,17 @@ final class ReclaimThread: @unchecked Sendable {
     }
 
     func signal(_ source: DirectoryCache.PressureSource) {
+        wake { pending.insert(source) }
+    }
+
+    func signalUnpinned() {
+        wake { unpinned = true }
+    }
+
+    private func wake(_ note: () -> Void) {
         let start: Bool = locked {
             guard !stopping else { return false }
-            pending.insert(source)
+            note()
             pthread_cond_broadcast(condition)
             if running { return false }
             running = true
@@ -89,24 +111,26 @@ final class ReclaimThread: @unchecked Sendable {
 
     fileprivate func run() {
         while true {
-            let next: DirectoryCache.PressureSource? = locked {
-                while pending.isEmpty && !stopping {
+            let next: (source: DirectoryCache.PressureSource, mayKick: Bool)? = locked {
+                while pending.isEmpty && !unpinned && !stopping {
                     busy = false
                     pthread_cond_broadcast(condition)
                     pthread_cond_wait(condition, mutex)
                 }
                 if stopping { return nil }
                 busy = true
-                return pending.removeFirst()
+                if !pending.isEmpty { return (pending.removeFirst(), true) }
+                unpinned = false
+                return (.budget, false)
             }
             guard let next else { return }
-            cache?.respond(to: next)
+            cache?.respond(to: next.source, mayKick: next.mayKick)
         }
     }
 
     func waitUntilIdle() {
         locked {
-            while running && (busy || !pending.isEmpty) && !stopping { pthread_cond_wait(condition, mutex) }
+            while running && (busy || !pending.isEmpty || unpinned) && !stopping { pthread_cond_wait(condition, mutex) }
         }
     }
 

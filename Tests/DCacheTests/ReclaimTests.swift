@@ -226,11 +226,13 @@ struct ReclaimTests {
         #expect(cache.lastReclaim?.source == "budget")
     }
 
-    @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim)",
+    @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim, which kicks nothing)",
           arguments: [false, true])
     func budgetMetAfterForget(bulk: Bool) throws {
         let cache = try makeCache()
         try makeRoot(cache)
+        let kicked = Mutex(0)
+        cache.kickHandler = { requests in kicked.withLock { $0 += requests.count } }
         let ids = try populate(cache, files: 8192)
         for id in ids {
             let inode = try #require(cache.inode(id))
@@ -243,14 +245,24 @@ struct ReclaimTests {
         let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
         // Every file is pinned: the pass the cut woke frees next to nothing.
         #expect(cache.residentPages > resident * 9 / 10)
-        let passes = cache.statistics()[.reclaimPasses]
-        if bulk {
-            cache.forget(bulk: ids.map { ($0, 1) })
-        } else {
-            for id in ids { cache.forget(id, count: 1) }
+        let forget = { (some: [NodeID]) in
+            if bulk {
+                cache.forget(bulk: some.map { ($0, 1) })
+            } else {
+                for id in some { cache.forget(id, count: 1) }
+            }
+            cache.waitForReclaim()
         }
-        cache.waitForReclaim()
+        // Half let go: the passes they wake free what they can, still short
+        // of the low watermark, and ask the kernel for nothing more.
+        let passes = cache.statistics()[.reclaimPasses]
+        let kicks = kicked.withLock { $0 }
+        forget(ids.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
         #expect(cache.statistics()[.reclaimPasses] > passes)
+        #expect(cache.residentPages < resident * 6 / 10 && cache.residentPages > low)
+        #expect(kicked.withLock { $0 } == kicks)
+        // All let go: the budget is met.
+        forget(ids.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
         #expect(cache.residentPages <= low, "\(resident) pages, budget \(cache.budgetBytes) bytes, now \(cache.residentPages)")
     }
 }
