@@ -301,7 +301,7 @@ public final class DirectoryCache: @unchecked Sendable {
     /// BATCH_FORGET.
     public func forget(bulk items: [(NodeID, UInt64)]) {
         var unpinned = false
-        for (id, count) in items where forgetOne(id, count: count) { unpinned = true }
+        for (id, count) in items { unpinned = forgetOne(id, count: count) || unpinned }
         if unpinned { noteUnpinned() }
     }
 
