@@ -3,7 +3,7 @@ import Slab
 
 /// The raw layout of a dentry object (48 bytes, 85 to a 4 KiB page):
 ///
-///     0  count u32 (atomic)     4  flags u32 (atomic; high byte: name length)
+///     0  count u32 (atomic)     4  flags u32 (the `ObjectHeader`; its byte: name length)
 ///     8  parent node id u32    12  child node id u32 (0 for a negative dentry)
 ///    16  name hash u32         20  valid until (Clock ticks)
 ///    24  name: 24 bytes inline, or the address of a long-name object
@@ -22,16 +22,17 @@ struct DentryObject: Hashable, @unchecked Sendable {
 
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    var reference: ObjectReference { ObjectReference(raw) }
+    var header: ObjectHeader { ObjectHeader(raw) }
+    var reference: ObjectReference { header.reference }
 
-    static let referenced: UInt32 = 1 << 0
-    static let onLRU: UInt32 = 1 << 1
-    static let longName: UInt32 = 1 << 2
+    static let referenced = ObjectHeader.referenced
+    static let onLRU = ObjectHeader.onLRU
+    static let longName = ObjectHeader.kindFlag0
 
-    var flags: UInt32 { slab_load_u32(raw + 4, Int32(SLAB_RELAXED)) }
-    func setFlags(_ bits: UInt32) { _ = slab_fetch_or_u32(raw + 4, bits) }
+    var flags: UInt32 { header.flags }
+    func setFlags(_ bits: UInt32) { header.setFlags(bits) }
     @discardableResult
-    func clearFlags(_ bits: UInt32) -> Bool { slab_fetch_and_u32(raw + 4, ~bits) & bits != 0 }
+    func clearFlags(_ bits: UInt32) -> Bool { header.clearFlags(bits) }
 
     var parent: NodeID { NodeID(UInt64(raw.load(fromByteOffset: 8, as: UInt32.self))) }
     /// Nil for a negative dentry (the name is known not to exist).
@@ -48,7 +49,7 @@ struct DentryObject: Hashable, @unchecked Sendable {
         nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 20, as: UInt32.self) }
     }
 
-    var nameLength: Int { Int(flags >> 24) }
+    var nameLength: Int { Int(header.byte) }
     var longNameObject: UnsafeMutableRawPointer? {
         flags & DentryObject.longName != 0 ? raw.load(fromByteOffset: 24, as: UnsafeMutableRawPointer.self) : nil
     }
@@ -72,9 +73,7 @@ struct DentryObject: Hashable, @unchecked Sendable {
     func initialize(parent: NodeID, name: UnsafeRawBufferPointer, hash: UInt32, child: NodeID?,
                     longName: UnsafeMutableRawPointer?, expiry: UInt32) {
         (raw + 8).initializeMemory(as: UInt8.self, repeating: 0, count: DentryObject.size - 8)
-        var flagWord = UInt32(name.count) << 24
-        if longName != nil { flagWord |= DentryObject.longName }
-        slab_store_u32(raw + 4, flagWord, Int32(SLAB_RELAXED))
+        header.initialize(flags: longName != nil ? DentryObject.longName : 0, byte: UInt32(name.count))
         raw.storeBytes(of: UInt32(parent.rawValue), toByteOffset: 8, as: UInt32.self)
         self.child = child
         raw.storeBytes(of: hash, toByteOffset: 16, as: UInt32.self)
@@ -85,7 +84,9 @@ struct DentryObject: Hashable, @unchecked Sendable {
     }
 
     func copy(to destination: DentryObject) {
-        (destination.raw + 4).copyMemory(from: raw + 4, byteCount: DentryObject.size - 4)
+        header.copyFlags(to: destination.header)
+        (destination.raw + ObjectHeader.size).copyMemory(from: raw + ObjectHeader.size,
+                                                         byteCount: DentryObject.size - ObjectHeader.size)
     }
 
     /// FNV-1a over the parent id and the name, then mixed: the key's hash.

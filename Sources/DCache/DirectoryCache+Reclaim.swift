@@ -169,7 +169,7 @@ extension DirectoryCache {
                 // Second chance for a dentry used since the last call; and
                 // keep the names of inodes the kernel holds: a kick needs them.
                 let dentry = DentryObject(raw)
-                return !spendsSecondChance(raw, referencedBit: DentryObject.referenced) && !isKernelHeld(dentry.child)
+                return !spendsSecondChance(raw) && !isKernelHeld(dentry.child)
             },
             mobility: SlabCache.Mobility(
                 get: { [unowned self] raw in
@@ -224,7 +224,7 @@ extension DirectoryCache {
                 counters.bump(.evictionsReclaim)
             },
             shouldReclaim: { [unowned self] raw in
-                !spendsSecondChance(raw, referencedBit: InodeObject.referenced)
+                !spendsSecondChance(raw)
             },
             mobility: SlabCache.Mobility(
                 get: { [unowned self] raw in
@@ -284,28 +284,18 @@ extension DirectoryCache {
         if dentry.flags & DentryObject.onLRU != 0 { dentryLRU.withLock { $0.append(entry) } }
     }
 
-    /// The referenced bit's second chance, good for a whole reclaim call:
-    /// a call walks the slabs in several rounds, and an object used before
-    /// the call must not lose its bit in round one and its slot in round
-    /// two. Spending the bit records the call's epoch in bits 8-23 of the
-    /// flag word; the object stays protected until the next call.
-    /// Returns true if the object is to be kept.
-    private func spendsSecondChance(_ raw: UnsafeMutableRawPointer, referencedBit: UInt32) -> Bool {
-        let epoch = UInt32(reclaimEpoch.load(ordering: .relaxed) & 0xFFFF)
-        let flags = raw + 4
-        var old = slab_load_u32(flags, Int32(SLAB_RELAXED))
-        while true {
-            if old & referencedBit == 0 { return (old >> 8) & 0xFFFF == epoch }
-            let new = (old & ~referencedBit & ~(0xFFFF << 8)) | epoch << 8
-            if slab_cas_u32(flags, &old, new) { return true }
-        }
+    /// The epoch second chances are spent in during this call (see
+    /// `ObjectHeader.spendSecondChance`).
+    private var secondChanceEpoch: UInt16 { UInt16(truncatingIfNeeded: reclaimEpoch.load(ordering: .relaxed)) }
+
+    /// True if the object is to be kept: its second chance (`ObjectHeader`).
+    private func spendsSecondChance(_ raw: UnsafeMutableRawPointer) -> Bool {
+        ObjectHeader(raw).spendSecondChance(epoch: secondChanceEpoch)
     }
 
-    /// The referenced bit is set, or this call spent it (see above).
-    private func usedSinceLastCall(_ raw: UnsafeMutableRawPointer, referencedBit: UInt32) -> Bool {
-        let epoch = UInt32(reclaimEpoch.load(ordering: .relaxed) & 0xFFFF)
-        let flags = slab_load_u32(raw + 4, Int32(SLAB_RELAXED))
-        return flags & referencedBit != 0 || (flags >> 8) & 0xFFFF == epoch
+    /// The referenced bit is set, or this call spent it.
+    private func usedSinceLastCall(_ raw: UnsafeMutableRawPointer) -> Bool {
+        ObjectHeader(raw).usedSince(epoch: secondChanceEpoch)
     }
 
     /// Whether the kernel holds the node (its dentry must then stay: kicking
@@ -447,7 +437,7 @@ extension DirectoryCache {
                 // bit that walk just spent was used since the last call too:
                 // kicking it would send the kernel's hot entries away.
                 let dentryUsed = secondChance ? dentry.clearFlags(DentryObject.referenced)
-                                              : usedSinceLastCall(raw, referencedBit: DentryObject.referenced)
+                                              : usedSinceLastCall(raw)
                 let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
                     guard let object = slot?.object else { return false }
                     let inode = InodeObject(object)
@@ -456,7 +446,7 @@ extension DirectoryCache {
                         return false
                     }
                     let inodeUsed = secondChance ? inode.clearFlags(InodeObject.referenced)
-                                                 : usedSinceLastCall(object, referencedBit: InodeObject.referenced)
+                                                 : usedSinceLastCall(object)
                     return !inodeUsed
                 }
                 if onlyKernel && !dentryUsed { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }

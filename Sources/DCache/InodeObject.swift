@@ -10,18 +10,18 @@ import Slab
 ///    32  backing device u32    36  nlink u32
 ///    40  uid u32               44  gid u32
 ///    48  size u64 (a device node's rdev: it has no size)
-///    56  blocks u64
+///    56  blocks: bits 0-47, st_mode: bits 48-63 (16 bits on Linux)
 ///    64  atime i64             72  mtime i64            80  ctime i64 (ns)
 ///    88  handle: 8 bytes inline (ext4's, xfs's, btrfs's without parent),
 ///        or the address of a long-handle object (type, length, bytes)
 ///
-/// The flags word: bits 0-3 the flag bits below, 4-7 an inline handle's
-/// length, 8-15 its type (`inlineType`), 16-31 st_mode (16 bits on Linux).
-/// The generation is not here: the node table keeps it per id.
+/// The count and flags word are the `ObjectHeader`'s: an inline handle's
+/// length is its nibble, the handle's type (`inlineType`) its byte. The
+/// generation is not here: the node table keeps it per id.
 ///
-/// Fields other than the count and flags are read and written under the
-/// node-table stripe of the inode's id, except the immutable identity (node
-/// id, backing identity, handle), which a holder of any reference may read.
+/// Fields other than the header are read and written under the node-table
+/// stripe of the inode's id, except the immutable identity (node id,
+/// backing identity, handle), which a holder of any reference may read.
 struct InodeObject: Hashable, @unchecked Sendable {
     static let size = 96
     static let inlineHandleBytes = 8
@@ -32,29 +32,23 @@ struct InodeObject: Hashable, @unchecked Sendable {
 
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    var reference: ObjectReference { ObjectReference(raw) }
+    var header: ObjectHeader { ObjectHeader(raw) }
+    var reference: ObjectReference { header.reference }
 
-    // MARK: Flags (atomic: the referenced bit is cleared by reclaim without a lock)
+    // MARK: Flags (the header's; the referenced bit is cleared by reclaim without a lock)
 
-    static let referenced: UInt32 = 1 << 0
-    static let onLRU: UInt32 = 1 << 1
-    static let longHandle: UInt32 = 1 << 2
+    static let referenced = ObjectHeader.referenced
+    static let onLRU = ObjectHeader.onLRU
+    static let longHandle = ObjectHeader.kindFlag0
     /// Its last name is gone from the backing directory: free it as soon as
     /// nothing holds it (the kernel's iput of an inode with nlink 0).
-    static let unlinked: UInt32 = 1 << 3
+    static let unlinked = ObjectHeader.kindFlag1
 
-    var flags: UInt32 { slab_load_u32(raw + 4, Int32(SLAB_RELAXED)) }
-    func setFlags(_ bits: UInt32) { _ = slab_fetch_or_u32(raw + 4, bits) }
+    var flags: UInt32 { header.flags }
+    func setFlags(_ bits: UInt32) { header.setFlags(bits) }
     /// Clears the bits; returns whether any was set.
     @discardableResult
-    func clearFlags(_ bits: UInt32) -> Bool { slab_fetch_and_u32(raw + 4, ~bits) & bits != 0 }
-
-    /// Replaces the mode bits of the flags word; the flag bits may change
-    /// meanwhile on other threads (without a lock), hence the CAS loop.
-    private func storeMode(_ mode: UInt32) {
-        var old = flags
-        while !slab_cas_u32(raw + 4, &old, old & 0xffff | (mode & 0xffff) << 16) {}
-    }
+    func clearFlags(_ bits: UInt32) -> Bool { header.clearFlags(bits) }
 
     // MARK: Identity
 
@@ -93,18 +87,21 @@ struct InodeObject: Hashable, @unchecked Sendable {
     /// is already refused) are stored as far as they fit and never served
     /// from the cache: `storeAttributes` marks them expired.
     static func fits(_ attributes: InodeAttributes) -> Bool {
-        attributes.mode <= 0xffff && (isDeviceNode(attributes.mode) ? attributes.size == 0 : attributes.rdev == 0)
+        attributes.mode <= 0xffff && attributes.blocks <= blocksMask && (isDeviceNode(attributes.mode) ? attributes.size == 0 : attributes.rdev == 0)
     }
+
+    private static let blocksMask: UInt64 = 1 << 48 - 1
 
     var attributes: InodeAttributes {
         var a = InodeAttributes()
-        a.mode = flags >> 16
+        let blocksAndMode = raw.load(fromByteOffset: 56, as: UInt64.self)
+        a.mode = UInt32(blocksAndMode >> 48)
         a.nlink = raw.load(fromByteOffset: 36, as: UInt32.self)
         a.uid = raw.load(fromByteOffset: 40, as: UInt32.self)
         a.gid = raw.load(fromByteOffset: 44, as: UInt32.self)
         let sizeOrDevice = raw.load(fromByteOffset: 48, as: UInt64.self)
         if Self.isDeviceNode(a.mode) { a.rdev = UInt32(truncatingIfNeeded: sizeOrDevice) } else { a.size = sizeOrDevice }
-        a.blocks = raw.load(fromByteOffset: 56, as: UInt64.self)
+        a.blocks = blocksAndMode & Self.blocksMask
         a.atime = raw.load(fromByteOffset: 64, as: Int64.self)
         a.mtime = raw.load(fromByteOffset: 72, as: Int64.self)
         a.ctime = raw.load(fromByteOffset: 80, as: Int64.self)
@@ -113,12 +110,11 @@ struct InodeObject: Hashable, @unchecked Sendable {
 
     /// Stores the attributes and their expiry (0 if they do not fit).
     func storeAttributes(_ a: InodeAttributes, expiry: UInt32) {
-        storeMode(a.mode)
         raw.storeBytes(of: a.nlink, toByteOffset: 36, as: UInt32.self)
         raw.storeBytes(of: a.uid, toByteOffset: 40, as: UInt32.self)
         raw.storeBytes(of: a.gid, toByteOffset: 44, as: UInt32.self)
         raw.storeBytes(of: Self.isDeviceNode(a.mode) ? UInt64(a.rdev) : a.size, toByteOffset: 48, as: UInt64.self)
-        raw.storeBytes(of: a.blocks, toByteOffset: 56, as: UInt64.self)
+        raw.storeBytes(of: a.blocks & Self.blocksMask | UInt64(a.mode & 0xffff) << 48, toByteOffset: 56, as: UInt64.self)
         raw.storeBytes(of: a.atime, toByteOffset: 64, as: Int64.self)
         raw.storeBytes(of: a.mtime, toByteOffset: 72, as: Int64.self)
         raw.storeBytes(of: a.ctime, toByteOffset: 80, as: Int64.self)
@@ -152,7 +148,7 @@ struct InodeObject: Hashable, @unchecked Sendable {
     /// The handle's type alone, without copying its bytes out.
     var handleType: Int32 {
         if let long = longHandleObject { return long.load(as: Int32.self) }
-        let type = (flags >> 8) & 0xff
+        let type = header.byte
         return type == 255 ? Int32.min : Int32(type)
     }
 
@@ -162,10 +158,8 @@ struct InodeObject: Hashable, @unchecked Sendable {
             return BackingFileHandle(type: long.load(as: Int32.self),
                                      bytes: Array(UnsafeRawBufferPointer(start: long + 8, count: length)))
         }
-        let word = flags
-        let type = (word >> 8) & 0xff
-        return BackingFileHandle(type: type == 255 ? Int32.min : Int32(type),
-                                 bytes: Array(UnsafeRawBufferPointer(start: raw + 88, count: Int((word >> 4) & 0xf))))
+        return BackingFileHandle(type: handleType,
+                                 bytes: Array(UnsafeRawBufferPointer(start: raw + 88, count: Int(header.nibble))))
     }
 
     /// Fills a fresh object. `longHandle` is a long-handle object when
@@ -174,18 +168,16 @@ struct InodeObject: Hashable, @unchecked Sendable {
                     longHandle: UnsafeMutableRawPointer?, attributes: InodeAttributes, expiry: UInt32) {
         precondition(nodeID.rawValue <= NodeTable.maximumID, "DCache: node id \(nodeID) above 32 bits")
         (raw + 8).initializeMemory(as: UInt8.self, repeating: 0, count: InodeObject.size - 8)
-        var flagWord: UInt32
         if let longHandle {
-            flagWord = InodeObject.longHandle
+            header.initialize(flags: InodeObject.longHandle)
             longHandle.storeBytes(of: handle.type, as: Int32.self)
             longHandle.storeBytes(of: UInt32(handle.bytes.count), toByteOffset: 4, as: UInt32.self)
             handle.bytes.withUnsafeBytes { if $0.count > 0 { (longHandle + 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
             raw.storeBytes(of: longHandle, toByteOffset: 88, as: UnsafeMutableRawPointer.self)
         } else {
-            flagWord = UInt32(handle.bytes.count) << 4 | InodeObject.inlineType(handle.type)! << 8
+            header.initialize(flags: 0, nibble: UInt32(handle.bytes.count), byte: InodeObject.inlineType(handle.type)!)
             handle.bytes.withUnsafeBytes { if $0.count > 0 { (raw + 88).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         }
-        slab_store_u32(raw + 4, flagWord, Int32(SLAB_RELAXED))
         self.nodeID = nodeID
         raw.storeBytes(of: identity.inode, toByteOffset: 24, as: UInt64.self)
         raw.storeBytes(of: UInt32(identity.device), toByteOffset: 32, as: UInt32.self)
@@ -194,6 +186,8 @@ struct InodeObject: Hashable, @unchecked Sendable {
 
     /// Copies everything but the count into a free slot (a move).
     func copy(to destination: InodeObject) {
-        (destination.raw + 4).copyMemory(from: raw + 4, byteCount: InodeObject.size - 4)
+        header.copyFlags(to: destination.header)
+        (destination.raw + ObjectHeader.size).copyMemory(from: raw + ObjectHeader.size,
+                                                         byteCount: InodeObject.size - ObjectHeader.size)
     }
 }

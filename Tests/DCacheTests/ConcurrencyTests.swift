@@ -90,12 +90,14 @@ struct ConcurrencyTests {
         #expect(stats.kernelHeldInodes == directories)
         if policy == "page" { #expect(stats[.moves] > 0) }
         for slabCache in cache.slabCaches { slabCache._checkInvariants() }
+        #expect(cache._invariantViolations() == [])
         // With every file forgotten and every name dropped, all but the
         // root and the directories can go.
         for dir in dirs {
             for key in 0..<keys { cache.invalidate(parent: dir, name: name("n\(key)")) }
         }
         cache.drain()
+        #expect(cache._invariantViolations() == [])
         #expect(cache.statistics().inodes == 1 + directories)
     }
 }

@@ -36,6 +36,7 @@ struct PressureTests {
         try makeRoot(cache)
         try populate(cache, files: 512)
         let report = cache.reclaim(pages: 4, source: .explicit)
+        #expect(cache._invariantViolations() == [])
         #expect(report.source == "explicit")
         #expect(cache.statistics()[.pressureExplicit] == 1)
         #expect(cache.statistics()[.evictionsReclaim] == report.evicted)

@@ -16,13 +16,16 @@ struct ReclaimTests {
         inode.release()
         cache.invalidate(parent: .root, name: name("held"))
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         let still = try #require(cache.inode(id))
         still.release()
         cache.forget(id, count: 1)
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         #expect(cache.isCached(id))
         cache.forget(id, count: 1)
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         #expect(!cache.isCached(id))
         #expect(cache.kernelLookups(of: id) == nil)
     }
@@ -38,9 +41,11 @@ struct ReclaimTests {
         inode.release()
         cache.invalidate(parent: .root, name: name("open"))
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         #expect(cache.isCached(id))
         cache.closeHandle(id)
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         #expect(!cache.isCached(id))
     }
 
@@ -61,6 +66,7 @@ struct ReclaimTests {
         cache.invalidate(parent: dirID, name: name("f1"))
         cache.invalidate(parent: dirID, name: name("f2"))
         cache.reclaim(pages: 1_000)
+        #expect(cache._invariantViolations() == [])
         #expect(!cache.isCached(dirID))
     }
 
@@ -75,6 +81,7 @@ struct ReclaimTests {
         cache.invalidate(parent: .root, name: name("f1234"))
         cache.reclaim(pages: 10_000)
         cache.compact()
+        #expect(cache._invariantViolations() == [])
         #expect(held.address == address)
         #expect(held.identity == identity(2234))
         #expect(held.handle == handle(2234))
@@ -93,6 +100,7 @@ struct ReclaimTests {
         for i in 0..<100 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
         let before = cache.residentPages
         let report = cache.reclaim(pages: before / 2)
+        #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= before / 2)
         #expect(report.evictedPerPage > 20)
         var survivors = 0
@@ -119,6 +127,7 @@ struct ReclaimTests {
         for i in 0..<2048 { cache.invalidate(parent: .root, name: name("f\(i)")) }
         let before = cache.statistics()
         let report = cache.reclaim(pages: before.residentPages)
+        #expect(cache._invariantViolations() == [])
         let after = cache.statistics()
         #expect(report.moves > 0)
         // The 256 held and the root survive, packed into dense slabs, with
@@ -147,6 +156,7 @@ struct ReclaimTests {
         for i in stride(from: 0, to: 4096, by: 2) { cache.invalidate(parent: .root, name: name("f\(i)")) }
         let dentrySlabs = cache.statistics().caches[0].totalSlabs
         let report = cache.reclaim(pages: dentrySlabs / 4)
+        #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= dentrySlabs / 4)
         #expect(report.moves > 0)
         #expect(report.evicted == 0)
@@ -163,6 +173,7 @@ struct ReclaimTests {
         try makeRoot(cache)
         try populate(cache, files: 1024)
         let report = cache.reclaim(pages: 4)
+        #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= 4)
         // The oldest went first.
         guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
@@ -206,6 +217,7 @@ struct ReclaimTests {
         // Age the referenced bits so the entries count as cold.
         cache.reclaim(pages: 0)
         let report = cache.reclaim(pages: cache.residentPages)
+        #expect(cache._invariantViolations() == [])
         #expect(report.kicksRequested > 0)
         let requests = kicked.withLock { $0 }
         #expect(requests.count == report.kicksRequested)
@@ -281,6 +293,7 @@ struct RecencyTests {
         // (Compaction first and evictions sized to the target usually make
         // it one round now; a second chance must hold across rounds anyway.)
         let report = cache.reclaim(pages: cache.residentPages / 2)
+        #expect(cache._invariantViolations() == [])
         #expect(report.rounds >= 1)
         var survivors = 0
         for i in stride(from: 0, to: 6000, by: 3) {
@@ -302,6 +315,7 @@ struct PolicySwitchTests {
         try populate(cache, files: 2048)
         cache.eviction = .lru
         let report = cache.reclaim(pages: 8)
+        #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= 8)
         #expect(cache.statistics()[.evictionsLRU] > 0)
     }
