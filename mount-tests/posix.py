@@ -9,6 +9,9 @@ mt_py_checks counts them) and exits 1 if any check failed.
   times MNT --ref DIR                   ctime/mtime after every operation, utimensat
   perms MNT SRC                         (as root) ownership and permissions as nobody
   perms-nobody MNT                      (as nobody; started by perms)
+  setid MNT --ref DIR                   (as root) nobody's writes, truncates and root's chown
+                                        of setuid/setgid files: outcome and mode
+  setid-nobody DIR                      (as nobody; started by setid)
 
 Every scenario runs first on --ref (a plain directory, not through the
 mount) and then on MNT: a FAIL line says what the plain directory gave, so
@@ -17,6 +20,7 @@ that a wrong expectation is told apart from a filesystem bug.
 
 import argparse
 import ctypes
+import json
 import ctypes.util
 import errno
 import os
@@ -98,6 +102,10 @@ class Run:
         else:
             native = self.ref.get(what, "?")
             emit("FAIL", what, "got %r, want %r (a plain directory gives %r)" % (got, want, native))
+
+    def same(self, what, got):
+        """got must be what the plain directory gave."""
+        self.check(what, got, got if self.ref is None else self.ref.get(what))
 
     def errno(self, what, want, fn):
         self.check(what, outcome(fn), want)
@@ -559,6 +567,72 @@ def perms_nobody(a):
     want("create in a 0777 dir works", "ok", lambda: write_file(j("open", "renamed"), b"n"))
 
 
+# ------------------------------------------------------------------ setuid and setgid files
+
+# (name, mode): a write by another user clears S_ISUID, and S_ISGID where
+# group-execute is set (02767 keeps it: no group-execute).
+SETID_FILES = (("suid", 0o4777), ("sgid", 0o2777), ("both", 0o6777), ("sgid-noexec", 0o2767))
+SETID_OPS = ("append", "truncate", "otrunc")
+
+
+def nobody_run(*args):
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, os.path.abspath(__file__)] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+
+
+def sc_setid(r, root):
+    base = os.path.join(root, "setid")
+    os.mkdir(base)
+    os.chmod(base, 0o777)
+    for name, mode in SETID_FILES:
+        for op in SETID_OPS + ("chown",):
+            p = os.path.join(base, "%s-%s" % (name, op))
+            write_file(p, b"root's")
+            os.chmod(p, mode)
+    out = nobody_run("setid-nobody", base)
+    try:
+        results = json.loads(out.stdout)
+    except ValueError:
+        emit("FAIL", "setid-nobody ran", out.stdout.decode(errors="replace")[-500:])
+        return
+    for name, mode in SETID_FILES:
+        for op in SETID_OPS:
+            p = os.path.join(base, "%s-%s" % (name, op))
+            r.check("setid: nobody's %s of a %o file" % (op, mode), results["%s-%s" % (name, op)], "ok")
+            st = os.stat(p)
+            r.same("setid: mode and size after nobody's %s of a %o file" % (op, mode),
+                   "%o %d" % (st.st_mode & 0o7777, st.st_size))
+        p = os.path.join(base, "%s-chown" % name)
+        r.ok("setid: root's chown of a %o file to nobody" % mode, lambda: os.chown(p, NOBODY, NOGROUP))
+        r.same("setid: mode after root's chown of a %o file" % mode, "%o" % (os.stat(p).st_mode & 0o7777))
+
+
+def setid(a):
+    both(sc_setid, a.mnt, a.ref)
+
+
+def setid_nobody(a):
+    ops = {
+        "append": lambda p: write_to(p, os.O_WRONLY | os.O_APPEND, b" and nobody's"),
+        "truncate": lambda p: os.truncate(p, 2),
+        "otrunc": lambda p: write_to(p, os.O_WRONLY | os.O_TRUNC, b"nobody"),
+    }
+    results = {}
+    for name, _ in SETID_FILES:
+        for op in SETID_OPS:
+            results["%s-%s" % (name, op)] = outcome(lambda: ops[op](os.path.join(a.dir, "%s-%s" % (name, op))))
+    print(json.dumps(results))
+
+
+def write_to(path, flags, data):
+    fd = os.open(path, flags)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -577,8 +651,14 @@ def main():
     s.add_argument("src")
     s = sub.add_parser("perms-nobody")
     s.add_argument("mnt")
+    s = sub.add_parser("setid")
+    s.add_argument("mnt")
+    s.add_argument("--ref", required=True)
+    s = sub.add_parser("setid-nobody")
+    s.add_argument("dir")
     a = p.parse_args()
-    {"semantics": semantics, "times": times, "perms": perms, "perms-nobody": perms_nobody}[a.cmd](a)
+    {"semantics": semantics, "times": times, "perms": perms, "perms-nobody": perms_nobody,
+     "setid": setid, "setid-nobody": setid_nobody}[a.cmd](a)
     sys.exit(1 if FAILURES else 0)
 
 

@@ -360,12 +360,18 @@ public final class DirectoryCache: @unchecked Sendable {
     }
 
     /// Marks the attributes stale, so the next getattr asks the backing file.
-    public func invalidateAttributes(_ id: NodeID) {
+    /// Returns the mode last cached (its file type is right, its permission
+    /// bits as fresh as the attributes were), nil if the node is not cached.
+    @discardableResult
+    public func invalidateAttributes(_ id: NodeID) -> UInt32? {
         nodeTable.withSlot(id) { slot in
             // Under the slot's lock, as the check in `setAttributes` is: a
             // store either precedes this invalidation or sees its count.
             attributeInvalidations.add(1, ordering: .relaxed)
-            if let object = slot?.object { InodeObject(object).attributesExpiry = 0 }
+            guard let object = slot?.object else { return nil }
+            let inode = InodeObject(object)
+            inode.attributesExpiry = 0
+            return inode.attributes.mode
         }
     }
 

@@ -26,6 +26,19 @@ func slabfsSetattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ attributes: Uns
         let caller = Caller(request, fs)
         try fs.withInode(node) { inode in
             let change = { (descriptor: FileDescriptor) throws(Errno) in
+                var valid = valid
+                if !caller.isDaemon, valid & FUSE_SET_ATTR_MODE != 0,
+                   try killsOnlySetIDBits(wanted.st_mode, current: descriptor.statDescriptor().rawValue.st_mode) {
+                    // The kernel's own kill of S_ISUID/S_ISGID before a
+                    // non-owner's write, truncate or chown (file_remove_privs).
+                    // With default_permissions the kernel refuses a
+                    // non-owner's chmod itself, so a mode change that only
+                    // drops these bits reaches us from a caller who may not
+                    // chmod only when the kernel forced it; as the caller the
+                    // backing filesystem would say EPERM, as on no native one.
+                    try descriptor.setPermissions(FilePermissions(rawValue: wanted.st_mode & 0o7777))
+                    valid &= ~FUSE_SET_ATTR_MODE
+                }
                 try caller.run { () throws(Errno) in try setAttributes(of: descriptor, to: wanted, valid: valid) }
             }
             // An open file (ftruncate, fchmod) if the kernel names one, else
@@ -39,6 +52,14 @@ func slabfsSetattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ attributes: Uns
             fs.replyAttributes(request, inode, try fs.refreshAttributes(inode, open: info.map { $0.pointee.fh }))
         }
     }
+}
+
+/// Whether `wanted` is `current` with S_ISUID or S_ISGID cleared and
+/// nothing else changed.
+func killsOnlySetIDBits(_ wanted: mode_t, current: mode_t) -> Bool {
+    let setID: mode_t = 0o6000
+    let wanted = wanted & 0o7777, current = current & 0o7777
+    return wanted != current && wanted & ~current == 0 && (current & ~wanted) & ~setID == 0
 }
 
 /// chmod, chown, truncate and utimes, in the order passthrough_hp uses.

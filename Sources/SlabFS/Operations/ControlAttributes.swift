@@ -36,6 +36,12 @@ import Foundation
 /// EINVAL to set, ENODATA to get. Read-only names are EINVAL to set. Bad
 /// values are EINVAL and change nothing. Names under the prefix never reach
 /// a backing file, whatever the node.
+///
+/// Who may do what: reading the statistics and settings is open to anyone
+/// the kernel lets read the root (they describe the cache, not the files).
+/// Writing any name, and reading `object` (heap addresses of a daemon that
+/// may be root's, and an O(dentries) scan), is for root and the user who
+/// mounted (`ControlCaller`); anyone else gets EPERM and nothing changes.
 enum ControlAttribute: String, CaseIterable {
     case slabinfo, stats, slabmap, reclaim, compact, object
     case cacheSize = "cache_size"
@@ -76,10 +82,30 @@ enum ControlAttribute: String, CaseIterable {
         }
     }
 
+    /// Whether reading it needs a privileged caller.
+    var readIsPrivileged: Bool { self == .object }
+
     init?(name: String, node: fuse_ino_t) {
         guard Self.isReserved(name), let attribute = Self(rawValue: String(name.dropFirst(Self.prefix.count))),
               node == NodeID.root.rawValue || attribute == .object else { return nil }
         self = attribute
+    }
+}
+
+/// Whether a request's sender may steer the daemon: root, or the user the
+/// daemon runs as (the one who mounted). Taken from the request's context,
+/// which the kernel fills in: a caller cannot choose it.
+struct ControlCaller {
+    let isPrivileged: Bool
+
+    init(isPrivileged: Bool) { self.isPrivileged = isPrivileged }
+
+    init(_ request: fuse_req_t?, _ fileSystem: FileSystem) {
+        guard let context = fuse_req_ctx(request)?.pointee else {
+            self.init(isPrivileged: false)
+            return
+        }
+        self.init(isPrivileged: context.uid == 0 || context.uid == fileSystem.daemonUser)
     }
 }
 
@@ -93,8 +119,9 @@ struct ObjectReport: Codable {
 }
 
 extension FileSystem {
-    func controlAttribute(_ name: String, node: fuse_ino_t) throws(Errno) -> [UInt8] {
+    func controlAttribute(_ name: String, node: fuse_ino_t, by caller: ControlCaller) throws(Errno) -> [UInt8] {
         guard let attribute = ControlAttribute(name: name, node: node) else { throw .noData }
+        guard caller.isPrivileged || !attribute.readIsPrivileged else { throw .notPermitted }
         if let setting = attribute.setting { return Array(settingValue(setting).utf8) }
         switch attribute {
         case .slabinfo: return Array(SlabInfo.format(cache.slabCaches).utf8)
@@ -107,8 +134,9 @@ extension FileSystem {
         }
     }
 
-    func setControlAttribute(_ name: String, node: fuse_ino_t, value: [UInt8]) throws(Errno) {
+    func setControlAttribute(_ name: String, node: fuse_ino_t, value: [UInt8], by caller: ControlCaller) throws(Errno) {
         guard let attribute = ControlAttribute(name: name, node: node) else { throw .invalidArgument }
+        guard caller.isPrivileged else { throw .notPermitted }
         // `setfattr -v` sends the value as typed; `echo` adds a newline.
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x0a || byte == 0x09 || byte == 0x0d || byte == 0 }
         let text = String(decoding: value.drop(while: isSpace).reversed().drop(while: isSpace).reversed(), as: UTF8.self)

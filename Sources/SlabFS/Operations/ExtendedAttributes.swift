@@ -13,7 +13,7 @@ func slabfsSetxattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ name: UnsafePo
         let name = try attributeName(name)
         let bytes = UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : size)
         if ControlAttribute.isReserved(name) {
-            try fs.setControlAttribute(name, node: node, value: Array(bytes))
+            try fs.setControlAttribute(name, node: node, value: Array(bytes), by: ControlCaller(request, fs))
         } else {
             let caller = Caller(request, fs)
             try fs.withInode(node) { inode in
@@ -34,7 +34,7 @@ func slabfsGetxattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ name: UnsafePo
     serve(request) { fs in
         let name = try attributeName(name)
         if ControlAttribute.isReserved(name) {
-            try replyValue(request, try fs.controlAttribute(name, node: node), size: size)
+            try replyValue(request, try fs.controlAttribute(name, node: node, by: ControlCaller(request, fs)), size: size)
             return
         }
         let caller = Caller(request, fs)

@@ -103,7 +103,7 @@ func slabfsWrite(_ request: fuse_req_t?, _ node: fuse_ino_t, _ data: UnsafePoint
     serve(request) { fs in
         let descriptor = try fs.handles.descriptor(try openHandle(info))
         let count = try descriptor.write(at: Int64(offset), from: UnsafeRawBufferPointer(start: data, count: size))
-        fs.cache.invalidateAttributes(NodeID(node))
+        fs.wrote(node, through: descriptor, for: request)
         fuse_reply_write(request, count)
     }
 }
@@ -151,7 +151,7 @@ func slabfsFallocate(_ request: fuse_req_t?, _ node: fuse_ino_t, _ mode: Int32, 
     serve(request) { fs in
         let descriptor = try fs.handles.descriptor(try openHandle(info))
         try descriptor.allocate(offset: Int64(offset), length: Int64(length), mode: AllocationMode(rawValue: mode))
-        fs.cache.invalidateAttributes(NodeID(node))
+        fs.wrote(node, through: descriptor, for: request)
         fuse_reply_err(request, 0)
     }
 }
@@ -183,8 +183,34 @@ func slabfsCopyFileRange(_ request: fuse_req_t?, _ inputNode: fuse_ino_t, _ inpu
         let input = try fs.handles.descriptor(try openHandle(inputInfo))
         let output = try fs.handles.descriptor(try openHandle(outputInfo))
         let count = try input.copyRange(from: Int64(inputOffset), to: output, at: Int64(outputOffset), count: length)
-        fs.cache.invalidateAttributes(NodeID(outputNode))
+        fs.wrote(outputNode, through: output, for: request)
         fuse_reply_write(request, count)
+    }
+}
+
+extension FileSystem {
+    /// After a write, fallocate or copy into an open file: our attributes
+    /// are stale, and a setuid or setgid file written by another user loses
+    /// those bits as on a native filesystem. The daemon writes with its own
+    /// credentials (CAP_FSETID), so the backing filesystem keeps them; the
+    /// kernel's FUSE client kills S_ISUID, and S_ISGID only with
+    /// group-execute, before the write (a SETATTR, Attributes.swift), and
+    /// misses an S_ISGID file without group-execute whose writer is not in
+    /// its group. The cached mode says whether to look: no cost for others.
+    func wrote(_ node: fuse_ino_t, through descriptor: FileDescriptor, for request: fuse_req_t?) {
+        let cachedMode = cache.invalidateAttributes(NodeID(node)) ?? 0
+        guard cachedMode & 0o6000 != 0, runsAsCaller, let credentials = Caller(request, self).credentials,
+              credentials.user.rawValue != 0,
+              let current = try? descriptor.statDescriptor().rawValue, current.st_mode & S_IFMT == S_IFREG else { return }
+        var kill: mode_t = current.st_mode & S_ISUID
+        if current.st_mode & S_ISGID != 0 {
+            let inGroup = credentials.group.rawValue == current.st_gid
+                || credentials.supplementaryGroups.contains { $0.rawValue == current.st_gid }
+            if current.st_mode & S_IXGRP != 0 || !inGroup { kill |= S_ISGID }
+        }
+        guard kill != 0 else { return }
+        // As the daemon: the writer may not chmod a file it does not own.
+        try? descriptor.setPermissions(FilePermissions(rawValue: current.st_mode & 0o7777 & ~kill))
     }
 }
 
