@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Random-operation data-integrity exerciser (slabfs mount tests, issue 6).
+"""Random-operation data-integrity exerciser (slabfs mount tests).
 
 Runs tens of thousands of random file operations in DIR (a slabfs mount, or
 any directory) and checks every read against an in-memory model of every

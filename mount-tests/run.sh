@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mount-tests/run.sh: mounts the release slabfs binary over fresh scratch
-# directories and runs the mount-test suites (issue 6). Each suite prints
+# directories and runs the mount-test suites. Each suite prints
 # its own "NAME: N passed, M failed" line, the run a final one; the exit
 # status is non-zero on any failure. Whatever happens (a failure, a crash,
 # Ctrl-C, SIGTERM), every mount is unmounted, every daemon and helper stopped
@@ -122,7 +122,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "$MT_TARGET" = slabfs ] && [ -z "${SLABFS_BIN:-}" ]; then
-    # The release build, as issue 6 asks: what users run is what we test.
+    # The release build, as it should be: what users run is what we test.
     build=(swift build -c release --product slabfs)
     [ -n "${SLABFS_SCRATCH:-}" ] && build+=(--scratch-path "$SLABFS_SCRATCH")
     mt_log "building: ${build[*]}"

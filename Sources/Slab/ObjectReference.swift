@@ -1,7 +1,7 @@
 import CSlabSupport
 
 /// The reference count at offset 0 of an object in a reclaimable cache
-/// (seed 003): 0 free or being freed, 1 unused cache information, >1 in use.
+/// (Lameter's SLAB_RECLAIM proposal, 2006): 0 free or being freed, 1 unused cache information, >1 in use.
 /// A thin view over the object's address; copying it copies the address.
 public struct ObjectReference: Hashable, @unchecked Sendable {
     public let address: UnsafeMutableRawPointer

@@ -20,7 +20,7 @@
 // (`ThreadCache`). The allocated-slot bitmap counts thread-cached slots as
 // allocated; so does `inUse`.
 //
-// Slab lists (seeds 002, 003)
+// Slab lists (Lameter, LCA 2015; the SLAB_RECLAIM proposal, 2006)
 // ---------------------------
 // Every slab is on one list: `full`, oldest first; `partial`, bucketed by the
 // number of objects in use so that allocation takes the fullest partial slab
@@ -28,7 +28,7 @@
 // their pages; `released`, pages given back; or none while a reclaim pass or
 // vacate holds it isolated (no allocation comes from it; frees into it do).
 //
-// Reclaimable caches: the reference count comes first (seed 003)
+// Reclaimable caches: the reference count comes first (Lameter's SLAB_RECLAIM proposal, 2006)
 // ---------------------------------------------------------------
 // Every object of a reclaimable cache starts with a 32-bit atomic count:
 // 0 free or being freed, 1 unused cache information, >1 in use. Taking a
@@ -110,7 +110,7 @@ extension SlabCache {
         /// Objects follow the refcount-first convention and may be reclaimed.
         public var reclaimable: Bool = false
         /// Unused objects freed per slab that still has objects in use, per
-        /// reclaim pass (seed 003's "a couple"): the circulation that lets hot
+        /// reclaim pass (the SLAB_RECLAIM proposal's "a couple"): the circulation that lets hot
         /// objects gather in long-lived slabs.
         public var circulation: Int = 2
         /// Empty slabs kept with their pages for quick reuse.
@@ -187,7 +187,7 @@ extension SlabCache {
         }
     }
 
-    /// kmem_cache_ops get/kick (seeds 001, 004), isolate/migrate (seed 000).
+    /// kmem_cache_ops get/kick (Lameter's slab defragmentation, 2007), isolate/migrate (LSFMM 2017).
     public struct Mobility: Sendable {
         /// Take a stable reference to a live object so it is neither freed
         /// nor changed until `kick` returns. Return false if the object is

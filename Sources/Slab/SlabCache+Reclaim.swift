@@ -1,4 +1,4 @@
-// Page-targeted reclaim (seed 003's kmem_cache_reclaim): walk the slabs, not
+// Page-targeted reclaim (kmem_cache_reclaim of Lameter's SLAB_RECLAIM proposal, 2006): walk the slabs, not
 // an object LRU, so that the objects freed are the ones whose pages can go.
 
 /// What one reclaim pass did.

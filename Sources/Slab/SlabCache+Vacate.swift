@@ -1,5 +1,5 @@
-// Targeted reclaim of one slab (seed 001's kmem_cache_vacate) and
-// defragmentation of the partial list (seed 004's kmem_cache_shrink).
+// Targeted reclaim of one slab (kmem_cache_vacate of Lameter's slab defragmentation, 2007) and
+// defragmentation of the partial list (kmem_cache_shrink of the 2007 targeted-reclaim RFC).
 
 /// What vacating one slab did.
 public struct VacateResult: @unchecked Sendable, Equatable {

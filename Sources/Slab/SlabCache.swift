@@ -99,7 +99,7 @@ public final class SlabCache: @unchecked Sendable {
         return object
     }
 
-    /// Fills the whole buffer or nothing (seed 002's kmem_cache_alloc_array):
+    /// Fills the whole buffer or nothing (kmem_cache_alloc_array of Lameter's 2015 batch API):
     /// returns false, with no object taken, if the cache cannot give them all.
     /// A batch that fits the thread cache is served from it, refilled under
     /// one lock when short; a larger batch takes the rest from the slabs.
@@ -180,7 +180,7 @@ public final class SlabCache: @unchecked Sendable {
         }
     }
 
-    /// Returns many objects (seed 002's kmem_cache_free_array): into the
+    /// Returns many objects (kmem_cache_free_array of Lameter's 2015 batch API): into the
     /// thread cache while it has room, the rest to the slabs under one lock.
     public func free(bulk objects: UnsafeBufferPointer<UnsafeMutableRawPointer>) {
         for object in objects {

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: POSIX semantics: error cases, link counts, ctime/mtime rules, permissions as nobody, sticky dirs, renames, hard links, EXDEV
 #
-# Issue 6, suite a. posix.py runs each scenario first on a plain directory
+# Suite a. posix.py runs each scenario first on a plain directory
 # (MT_DIR/ref, not through the mount) and then through the mount; a failure
 # line says what the plain directory gave. The mount uses
 # --entry-timeout 0 --attr-timeout 0: with the kernel's attribute cache on,

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: data integrity: the random-operation exerciser against a model, fio --verify, a remount
 #
-# Issue 6, suite b. Every byte read through the mount is checked against an
+# Suite b. Every byte read through the mount is checked against an
 # in-memory model (exerciser.py), and at the end against the backing files
 # read directly; fio checks its own checksummed blocks. Replay a failing
 # exerciser run with the seed it printed:

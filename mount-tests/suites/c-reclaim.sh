@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: data integrity while reclaim and compaction run without pause (small cache, drop_caches, tree walker)
 #
-# Issue 6, suite c. The same exerciser as suite b, on a mount whose cache
+# Suite c. The same exerciser as suite b, on a mount whose cache
 # budget is far below what the workload needs, while background loops
 #   - write user.slabfs.reclaim (64 pages) and user.slabfs.compact (1) every
 #     few milliseconds,

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: stress-ng's filesystem stressors with --verify, one at a time, on one mount
 #
-# Issue 6, suite d. Each stressor runs alone for STRESS_SECONDS (3) with
+# Suite d. Each stressor runs alone for STRESS_SECONDS (3) with
 # --verify, so that a failure names its stressor. stress-ng's exit status:
 # 0 passed; 3 (no resource) and 4 (not implemented), or a "skipping" line,
 # mean stress-ng skipped it, which is counted as skipped, not failed;

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: scale: 200,000 files in 200 dirs created, listed, stat'ed cold and warm, removed; RSS per cached entry, descriptors
 #
-# Issue 6, suite e. scale.py creates SCALE_DIRS x SCALE_FILES files through
+# Suite e. scale.py creates SCALE_DIRS x SCALE_FILES files through
 # the mount, lists them, stats them twice with drop_caches (2: dentries and
 # inodes) between the rounds, and removes them, printing each phase's time.
 # On slabfs it reads user.slabfs.stats after each phase and checks, at the

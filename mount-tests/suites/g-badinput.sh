@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # suite: bad input: every byte in names, name length limits, a 200-level tree, invalid control xattrs and options
 #
-# Issue 6, suite g (the part about names, depth, control xattrs and the
+# Suite g (the part about names, depth, control xattrs and the
 # command line). Names travel as bytes from the kernel to the backing
 # directory and back: any decoding on the way (a String that repairs
 # invalid UTF-8) shows up here.
