@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "SlabFS",
             dependencies: [
-                "DCache", "Slab", "CFuse",
+                "DCache", "Slab", "CFuse", "CSlabSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -279,7 +279,7 @@ mt_unmount() {
 
 # mt_cleanup_dir DIR: take down everything a suite recorded under DIR: its
 # background processes first (so nothing holds the mounts busy), then its
-# mounts, then its daemons. Idempotent and safe to run from a trap, and by
+# mounts, then its daemons, then the kernel settings it changed. Idempotent and safe to run from a trap, and by
 # run.sh over a suite that died. Touches only recorded pids and mounts.
 mt_cleanup_dir() {
     local dir=$1 pid start mnt
@@ -304,6 +304,13 @@ mt_cleanup_dir() {
         while read -r pid start; do
             mt_stop "$pid" "$start"
         done <"$dir/pids"
+    fi
+    # Kernel settings a suite changed ("path value" lines): put back.
+    if [ -f "$dir/sysctls" ]; then
+        local path value
+        while read -r path value; do
+            printf '%s\n' "$value" >"$path" 2>/dev/null || true
+        done < <(tac "$dir/sysctls")
     fi
 }
 

@@ -5,3 +5,6 @@
 // fstatfs(2) and its f_type, which Glibc's module does not export: the
 // backing filesystem's type decides whether FLUSH is passed on.
 #include <sys/vfs.h>
+// fanotify(7): the backing filesystem's change events (the event watcher),
+// which Glibc's module does not export either.
+#include <sys/fanotify.h>

@@ -3,7 +3,7 @@
 // Objects
 // -------
 // Inodes (96 bytes) and dentries (48 bytes) live in reclaimable slab caches
-// and start with the SLAB_RECLAIM reference count (seed 003). Names longer
+// and start with the SLAB_RECLAIM reference count (Lameter's SLAB_RECLAIM proposal, 2006). Names longer
 // than 24 bytes and file handles longer than 8 bytes live in two small
 // side caches, owned by their dentry or inode. See InodeObject.swift and
 // DentryObject.swift for the layouts.
@@ -63,7 +63,7 @@ public struct BackingIdentity: Hashable, Sendable {
 }
 
 /// A backing file handle (name_to_handle_at): up to 128 bytes.
-public struct BackingFileHandle: Equatable, Sendable {
+public struct BackingFileHandle: Hashable, Sendable {
     public static let maximumLength = 128
     public var type: Int32
     public var bytes: [UInt8]

@@ -59,7 +59,7 @@ extension DirectoryCache {
         let inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
                                           attributeTimeout: attributeTimeout, observed: observed)
         do {
-            try setDentry(parent: parent, name: name, child: inode.nodeID, timeout: entryTimeout)
+            try setDentry(parent: parent, name: name, child: inode.nodeID, timeout: entryTimeout, observed: observed)
         } catch {
             inode.release()
             throw error
@@ -69,9 +69,9 @@ extension DirectoryCache {
 
     /// Records that (parent, name) does not exist, for `timeout` seconds.
     /// Beyond `negativeLimit` negative dentries, the oldest go.
-    public func insertNegative(parent: NodeID, name: [UInt8], timeout: Double) throws {
+    public func insertNegative(parent: NodeID, name: [UInt8], timeout: Double, observed: AttributeStamp? = nil) throws {
         try name.withUnsafeBytes { try Self.validate($0) }
-        try setDentry(parent: parent, name: name, child: nil, timeout: timeout)
+        try setDentry(parent: parent, name: name, child: nil, timeout: timeout, observed: observed)
         trimNegativeDentries()
     }
 
@@ -167,11 +167,16 @@ extension DirectoryCache {
     /// Returns false, changing nothing, if `child` is no longer cached (a
     /// caller that holds no reference on it can lose it to reclaim).
     @discardableResult
-    func setDentry(parent: NodeID, name: [UInt8], child: NodeID?, timeout: Double) throws -> Bool {
-        let expiry = clock.expiry(after: timeout)
+    func setDentry(parent: NodeID, name: [UInt8], child: NodeID?, timeout: Double,
+                   observed: AttributeStamp? = nil) throws -> Bool {
+        let freshExpiry = clock.expiry(after: timeout)
         return try name.withUnsafeBytes { name in
             let hash = DentryObject.hash(parent: parent, name: name)
             let outcome: (set: Bool, created: Bool) = try dentryTable.withStripe(hash) { stripe in
+                // Checked under the stripe `invalidateChanged` bumps the count
+                // under: a name read from the backing directory before a
+                // change it has since been told of is stored stale.
+                let expiry = isCurrent(observed) ? freshExpiry : 0
                 if let raw = stripe.find(hash, { DentryObject($0).isLive(parent: parent, name: name, hash: hash) }) {
                     let dentry = DentryObject(raw)
                     let old = dentry.child

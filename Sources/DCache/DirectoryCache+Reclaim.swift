@@ -31,7 +31,7 @@ public struct ReclaimReport: Equatable, Sendable, Codable {
 
 extension DirectoryCache {
     public enum EvictionPolicy: String, Sendable, Codable, CaseIterable {
-        /// Page-targeted reclaim over the slabs (seed 003), with recency.
+        /// Page-targeted reclaim over the slabs (Lameter's SLAB_RECLAIM proposal, 2006), with recency.
         case page
         /// The baseline: evict unused objects from the cold end of an LRU.
         case lru
@@ -80,7 +80,7 @@ extension DirectoryCache {
     }
 
     /// Without migration: one walk over the dentry slabs, then the inode
-    /// slabs (a freed dentry unpins its inode): seed 003's reclaim, with
+    /// slabs (a freed dentry unpins its inode): the SLAB_RECLAIM proposal's reclaim (Lameter, 2006), with
     /// recency. With migration: `reclaimByCompaction`.
     private func reclaimByPage(target: Int, migrate: Bool, before: Int) -> Int {
         if migrate { return reclaimByCompaction(target: target, before: before) }
@@ -99,7 +99,7 @@ extension DirectoryCache {
     /// keeps its slot for the whole call.
     ///
     /// The walk this replaces freed a couple of objects per slab per round
-    /// (seed 003's circulation) and compacted only slabs below 30%: dozens of
+    /// (the SLAB_RECLAIM proposal's circulation) and compacted only slabs below 30%: dozens of
     /// rounds, each rescanning every slab and moving the same survivors again
     /// (111,000 moves for 84,000 survivors on the 100,000-file mount), and it
     /// evicted before trying compaction.

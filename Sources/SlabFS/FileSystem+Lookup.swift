@@ -44,7 +44,8 @@ extension FileSystem {
         }
         guard let found else {
             if cache.negativeLimit > 0 {
-                try? cache.insertNegative(parent: parent.nodeID, name: name.bytes, timeout: cacheTimeout)
+                try? cache.insertNegative(parent: parent.nodeID, name: name.bytes,
+                                          timeout: cacheTimeout(device: parent.identity.device), observed: stamp)
             }
             return nil
         }
@@ -109,8 +110,9 @@ extension FileSystem {
     private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,
                         handle: BackingFileHandle, attributes: InodeAttributes,
                         observed: AttributeStamp) throws -> InodeReference {
-        try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
-                         attributes: attributes, entryTimeout: cacheTimeout, attributeTimeout: cacheTimeout,
+        let timeout = cacheTimeout(device: identity.device)
+        return try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
+                         attributes: attributes, entryTimeout: timeout, attributeTimeout: timeout,
                          observed: observed)
     }
 
@@ -148,7 +150,7 @@ extension FileSystem {
                 return nil
             }
             attributes = InodeAttributes(status)
-            cache.setAttributes(inode, attributes, timeout: cacheTimeout, observed: stamp)
+            cache.setAttributes(inode, attributes, timeout: cacheTimeout(device: inode.identity.device), observed: stamp)
             return FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
         } catch let error as Errno where error == .noSuchFileOrDirectory || error == .staleNFSFileHandle {
             entry.discard()

@@ -69,6 +69,10 @@ final class FileSystem: Sendable {
     /// The daemon's own ids: a caller with the same needs no switch.
     let daemonUser: uid_t
     let daemonGroup: gid_t
+    /// Events or timeouts, and what the event watcher did.
+    let coherence: Coherence
+    /// Drops what changed behind the mount; nil with timeouts.
+    let watcher: EventWatcher?
     /// The last `user.slabfs.compact` report, for reading it back.
     let lastCompaction = Locked<CompactionReport?>(nil)
 
@@ -100,7 +104,8 @@ final class FileSystem: Sendable {
     /// Opens the backing root and builds the cache with its root inode.
     /// Starts threads (the cache's PSI monitor, the kicker): call it after
     /// daemonizing, since fork keeps only the calling thread.
-    init(configuration: MountConfiguration, backing: BackingDirectory) throws {
+    init(configuration: MountConfiguration, backing: BackingDirectory, watch: BackingWatch? = nil,
+         coherenceReason: String? = nil) throws {
         self.configuration = configuration
         self.backing = backing
         entryTimeoutBits = Atomic(configuration.entryTimeoutSeconds.bitPattern)
@@ -114,9 +119,36 @@ final class FileSystem: Sendable {
         runsAsCaller = configuration.allowOther
         daemonUser = geteuid()
         daemonGroup = getegid()
+        let coherence = Coherence(watch: watch, reason: coherenceReason)
+        self.coherence = coherence
+        let cache = self.cache
+        watcher = watch.map { EventWatcher(watch: $0, cache: cache, coherence: coherence) }
         let kicker = self.kicker
         cache.kickHandler = { @Sendable requests in kicker.enqueue(requests) }
         try insertRoot()
+    }
+
+    // MARK: Timeouts by coherence
+
+    /// With events, a file on a filesystem under the backing directory that
+    /// is not watched keeps the short timeouts of `--coherence timeouts`.
+    func entryTimeout(device: UInt64) -> Double {
+        coherence.needsShortTimeouts(device: device) ? min(entryTimeout, MountConfiguration.defaultTimeoutSeconds) : entryTimeout
+    }
+    func attributeTimeout(device: UInt64) -> Double {
+        coherence.needsShortTimeouts(device: device)
+            ? min(attributeTimeout, MountConfiguration.defaultTimeoutSeconds) : attributeTimeout
+    }
+    func cacheTimeout(device: UInt64) -> Double {
+        coherence.needsShortTimeouts(device: device)
+            ? min(cacheTimeout, MountConfiguration.defaultCacheTimeoutSeconds) : cacheTimeout
+    }
+    /// "No such entry" is trusted by the kernel for the short entry timeout
+    /// even with events: after lost events, a kernel without
+    /// FUSE_NOTIFY_INC_EPOCH has no way to drop the negative entries we
+    /// cannot list.
+    var negativeEntryTimeout: Double {
+        coherence.eventsActive ? min(entryTimeout, MountConfiguration.defaultTimeoutSeconds) : entryTimeout
     }
 
     static func cacheConfiguration(_ mount: MountConfiguration) -> DirectoryCache.Configuration {
@@ -131,7 +163,7 @@ final class FileSystem: Sendable {
     }
 
     /// Decided once, at startup: a handle of the root that opens.
-    private static func handlesWork(_ backing: BackingDirectory) -> Bool {
+    static func handlesWork(_ backing: BackingDirectory) -> Bool {
         guard backing.supportsHandles, getenv("SLABFS_FILE_HANDLES").map({ String(cString: $0) }) != "off",
               case .handle(let handle)? = try? backing.rootIdentity(),
               let descriptor = try? backing.open(handle, .readOnly, options: .path) else { return false }

@@ -28,6 +28,8 @@ final class RequestLoop: Sendable {
     private let window = Atomic<Int>(0)
     /// Whether `run` serves the mount (not the multi-threaded loop).
     private let running = Atomic<Bool>(false)
+    /// Requests by opcode.
+    let requests = RequestCounts()
 
     init(maximumMicroseconds: Int) {
         bound = Atomic(maximumMicroseconds)
@@ -120,6 +122,7 @@ final class RequestLoop: Sendable {
             } else {
                 queued.add(1, ordering: .relaxed)
             }
+            requests.count(buffer)
             fuse_session_process_buf(session, &buffer)
         }
         fuse_session_reset(session)

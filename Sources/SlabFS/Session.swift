@@ -22,7 +22,8 @@ public struct MountFailure: Error, CustomStringConvertible {
 /// destroy the session.
 public enum Session {
     /// Mounts and serves until unmounted; returns the exit status.
-    public static func run(_ configuration: MountConfiguration) throws(MountFailure) -> Int32 {
+    public static func run(_ requested: MountConfiguration) throws(MountFailure) -> Int32 {
+        var configuration = requested
         // Modes arrive with the caller's umask applied by the kernel; ours
         // must not apply a second one.
         umask(0)
@@ -48,6 +49,17 @@ public enum Session {
             backing.close()
             throw MountFailure(message: "cannot set up the cache: \(error)")
         }
+        let coherence: (watch: BackingWatch?, reason: String?)
+        do {
+            coherence = try openWatch(configuration, backing)
+        } catch {
+            backing.close()
+            throw error
+        }
+        configuration = configuration.applyingCoherenceDefaults(eventsActive: coherence.watch != nil)
+        // Until the filesystem owns it (its watcher closes it at unmount).
+        var watchToClose = coherence.watch
+        defer { watchToClose?.close() }
         let arguments = LibfuseArguments(configuration.fuseArguments)
         defer { arguments.free() }
         let context = SessionContext()
@@ -77,7 +89,9 @@ public enum Session {
             throw MountFailure(message: "cannot mount on '\(configuration.mountpoint)': \(libfuseReason("mount failed"))")
         }
         if configuration.daemonize { fuse_daemonize(0) }
-        let status = serve(session, context: context, configuration: configuration, backing: backing)
+        watchToClose = nil
+        let status = serve(session, context: context, configuration: configuration, backing: backing,
+                           coherence: coherence)
         fuse_session_unmount(session)
         fuse_remove_signal_handlers(session)
         fuse_session_destroy(session)
@@ -87,18 +101,24 @@ public enum Session {
 
     /// Builds the filesystem and runs the loop until it ends.
     private static func serve(_ session: OpaquePointer, context: SessionContext,
-                              configuration: MountConfiguration, backing: BackingDirectory) -> Int32 {
+                              configuration: MountConfiguration, backing: BackingDirectory,
+                              coherence: (watch: BackingWatch?, reason: String?)) -> Int32 {
         let fileSystem: FileSystem
         do {
             fileSystem = try withSignalsBlocked {
-                try FileSystem(configuration: configuration, backing: backing)
+                try FileSystem(configuration: configuration, backing: backing, watch: coherence.watch,
+                               coherenceReason: coherence.reason)
             }
         } catch {
+            coherence.watch?.close()
             logError("cannot set up the filesystem: \(error)")
             return 1
         }
         context.fileSystem = fileSystem
-        withSignalsBlocked { fileSystem.kicker.start(session: session) }
+        withSignalsBlocked {
+            fileSystem.kicker.start(session: session)
+            fileSystem.watcher?.start(session: session)
+        }
         let result: Int32
         if configuration.usesOneThread {
             result = fileSystem.requestLoop.run(session)
@@ -113,6 +133,7 @@ public enum Session {
             result = fuse_session_loop_mt(session, loop)
             fuse_loop_cfg_destroy(loop)
         }
+        fileSystem.watcher?.stop()
         fileSystem.kicker.stop()
         // 0: unmounted; a positive number: the signal that ended the loop
         // (libfuse's handler records it), a clean exit too; negative: -errno.
@@ -121,6 +142,33 @@ public enum Session {
             return 1
         }
         return 0
+    }
+
+    /// The fanotify group for `--coherence auto|events`, or why there is
+    /// none. `events` where events cannot work refuses to mount; `auto` falls
+    /// back to timeouts and says so once, here (and in stats).
+    private static func openWatch(_ configuration: MountConfiguration, _ backing: BackingDirectory)
+        throws(MountFailure) -> (watch: BackingWatch?, reason: String?) {
+        if configuration.coherence == .timeouts { return (nil, "--coherence timeouts") }
+        let result: Result<BackingWatch, CoherenceFailure>
+        if FileSystem.handlesWork(backing) {
+            result = BackingWatch.open(source: configuration.source)
+        } else {
+            // Events name files by handle, and so does the cache only then.
+            result = .failure(CoherenceFailure("file handles do not work here (open_by_handle_at needs CAP_DAC_READ_SEARCH)"))
+        }
+        switch result {
+        case .success(let watch):
+            if !watch.unwatched.isEmpty {
+                logError("coherence: events, except on timeouts for \(watch.unwatched.joined(separator: "; "))")
+            }
+            return (watch, nil)
+        case .failure(let failure) where configuration.coherence == .events:
+            throw MountFailure(message: "--coherence events: cannot watch '\(configuration.source)': \(failure.reason)")
+        case .failure(let failure):
+            logError("coherence: timeouts, not events: \(failure.reason)")
+            return (nil, failure.reason)
+        }
     }
 
     private static func libfuseReason(_ fallback: String) -> String {

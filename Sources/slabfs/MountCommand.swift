@@ -23,7 +23,8 @@ struct MountCommand: ParsableCommand {
               cache_size=SIZE  eviction=page|lru  migrate=on|off  page_size=BYTES
               kernel_cache_limit=N  entry_timeout=SECONDS  attr_timeout=SECONDS
               cache_timeout=SECONDS  threads=N  poll_us=N  readdir_cache=on|off
-              negative_limit=N  psi_threshold_us=N  allow_other  debug
+              negative_limit=N  psi_threshold_us=N  coherence=auto|events|timeouts
+              allow_other  debug
 
             A long option overrides the same setting given with -o; among -o items \
             the last wins. SIZE is bytes or a number with K, M or G (powers of 1024).
@@ -85,19 +86,19 @@ struct MountCommand: ParsableCommand {
     var pageSize: String?
 
     @Option(name: .customLong("kernel-cache-limit"), parsing: .unconditional,
-            help: ArgumentHelp("Most inodes the kernel may hold for this mount; 0 = unlimited (default 0).", valueName: "n"))
+            help: ArgumentHelp("Most inodes the kernel may hold for this mount; 0 = unlimited (default 0; with events, what half the cache size holds).", valueName: "n"))
     var kernelCacheLimit: String?
 
     @Option(name: .customLong("entry-timeout"), parsing: .unconditional,
-            help: ArgumentHelp("Seconds the kernel may cache a name lookup (default 1.0).", valueName: "seconds"))
+            help: ArgumentHelp("Seconds the kernel may cache a name lookup (default 1.0; 3600 with events).", valueName: "seconds"))
     var entryTimeout: String?
 
     @Option(name: .customLong("attr-timeout"), parsing: .unconditional,
-            help: ArgumentHelp("Seconds the kernel may cache file attributes (default 1.0).", valueName: "seconds"))
+            help: ArgumentHelp("Seconds the kernel may cache file attributes (default 1.0; 3600 with events).", valueName: "seconds"))
     var attrTimeout: String?
 
     @Option(name: .customLong("cache-timeout"), parsing: .unconditional,
-            help: ArgumentHelp("Seconds our cache trusts what it holds before asking the backing directory again; changes through the mount are seen at once (default 60).", valueName: "seconds"))
+            help: ArgumentHelp("Seconds our cache trusts what it holds before asking the backing directory again; changes through the mount are seen at once (default 60; 3600 with events).", valueName: "seconds"))
     var cacheTimeout: String?
 
     @Option(name: .customLong("negative-limit"), parsing: .unconditional,
@@ -111,6 +112,10 @@ struct MountCommand: ParsableCommand {
     @Option(name: .customLong("readdir-cache"), parsing: .unconditional,
             help: ArgumentHelp("Let the kernel keep directory listings: later listings are faster, the first slower (default on).", valueName: "on|off"))
     var readdirCache: String?
+
+    @Option(name: .customLong("coherence"), parsing: .unconditional,
+            help: ArgumentHelp("How changes made in the backing directory behind the mount are seen: events (fanotify; then every timeout defaults to 3600 s), timeouts, or auto: events where the kernel, the filesystem and privileges allow (default auto).", valueName: "auto|events|timeouts"))
+    var coherence: String?
 
     @Flag(name: .customLong("allow-other"), help: "Let other users use the mount (-o allow_other).")
     var allowOther = false
@@ -138,6 +143,7 @@ struct MountCommand: ParsableCommand {
         arguments.negativeLimit = negativeLimit
         arguments.psiThresholdMicroseconds = psiThresholdMicroseconds
         arguments.readdirCache = readdirCache
+        arguments.coherence = coherence
         return arguments
     }
 

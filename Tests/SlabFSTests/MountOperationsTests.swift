@@ -210,9 +210,10 @@ struct MountOperationsTests {
 
     @Test("a directory opens by its name only while the name leads to it: swapped behind the mount, it is still itself")
     func directoriesOpenByNameOnlyWhenItIsThem() throws {
-        // Long timeouts: the kernel keeps its dentries, so it opens the
-        // directories it looked up before the swap.
-        let mount = try MountedSlabfs(["--entry-timeout", "60", "--attr-timeout", "60", "--cache-timeout", "60"])
+        // Long timeouts and no events: the kernel keeps its dentries, so it
+        // opens the directories it looked up before the swap.
+        let mount = try MountedSlabfs(["--coherence", "timeouts", "--entry-timeout", "60", "--attr-timeout", "60",
+                                       "--cache-timeout", "60"])
         defer { mount.tearDown() }
         #expect(mkdir(mount.mounted("a"), 0o755) == 0 && mkdir(mount.mounted("b"), 0o755) == 0)
         try writeFile(mount.mounted("a/inA"), "")

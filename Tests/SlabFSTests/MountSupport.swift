@@ -170,3 +170,16 @@ func statistics(_ mount: MountedSlabfs) throws -> MountStatistics {
     defer { try? root.close() }
     return try JSONDecoder().decode(MountStatistics.self, from: Data(try root.extendedAttribute("user.slabfs.stats")))
 }
+
+/// Runs `body` with an O_PATH descriptor of `path` (the attribute calls
+/// fall back to its /proc path).
+func withPath<R>(_ path: String, _ body: (FileDescriptor) throws(Errno) -> R) throws(Errno) -> R {
+    let descriptor: FileDescriptor
+    do {
+        descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: .path)
+    } catch {
+        throw (error as? Errno) ?? .ioError
+    }
+    defer { try? descriptor.close() }
+    return try body(descriptor)
+}

@@ -1,16 +1,17 @@
 # shellcheck shell=bash
 # suite: faults: the daemon SIGKILLed under a write load (fsync'ed files survive a remount), the backing dir changed behind the mount, a full backing filesystem
 #
-# Issue 6, suite f (faults.py does the file work).
+# Suite f (faults.py does the file work).
 #   kill:   a writer writes files and fsyncs every third, logging each
 #           fsync'ed name to a file outside the mount; slabfs is killed with
 #           SIGKILL mid-load; the stale mount is removed (fusermount3 -u -z)
 #           and the same backing directory mounted again: every logged file
 #           is intact, through the new mount and in the backing directory.
-#   behind: --entry-timeout 1 --attr-timeout 1 --cache-timeout 1; files removed, renamed,
-#           replaced, grown, chmod'ed and created directly in the backing
-#           directory, a dir replaced by a file; after 1.5 s the mount shows
-#           exactly the new state.
+#   behind: files removed, renamed, replaced, grown, chmod'ed and created
+#           directly in the backing directory, a dir replaced by a file: with
+#           the default coherence (events, hour-long timeouts) the mount
+#           shows exactly the new state after 1 s; with --coherence timeouts
+#           and 1 s timeouts, after 1.5 s.
 #   full:   the backing directory is a 4 MiB tmpfs: a write past its end
 #           fails with ENOSPC, what was written before is intact, and writes
 #           work again once space is freed.
@@ -73,10 +74,22 @@ faults_kill() {
 }
 
 faults_behind() {
-    mt_mount behind --entry-timeout 1 --attr-timeout 1 --cache-timeout 1 || return 0
+    faults_behind_with 1 behind-events
+    faults_behind_with 1.5 behind-timeouts --coherence timeouts --entry-timeout 1 --attr-timeout 1 --cache-timeout 1
+}
+
+# faults_behind_with WAIT NAME MOUNT-OPTIONS...: the behind-the-mount
+# changes, checked WAIT seconds after they were made.
+faults_behind_with() {
+    local wait=$1 name=$2
+    shift 2
+    mt_mount "$name" "$@" || return 0
+    if [ "$MT_TARGET" != native ]; then
+        mt_note "$name: coherence $(slabfs_stat coherence.mode), entry timeout $(slabfs_stat configuration.entry_timeout) s, cache timeout $(slabfs_stat configuration.cache_timeout) s"
+    fi
     mt_py_checks python3 "$MT_HOME/faults.py" behind-setup "$MT_MNT"
     python3 "$MT_HOME/faults.py" behind-change "$MT_SRC"
-    sleep 1.5
+    sleep "$wait"
     mt_py_checks python3 "$MT_HOME/faults.py" behind-check "$MT_MNT" "$MT_SRC"
     mt_unmount
 }

@@ -124,7 +124,7 @@ extension FileSystem {
             }
         }
         let attributes = InodeAttributes(status)
-        cache.setAttributes(inode, attributes, timeout: cacheTimeout, observed: stamp)
+        cache.setAttributes(inode, attributes, timeout: cacheTimeout(device: inode.identity.device), observed: stamp)
         return attributes
     }
 }

@@ -185,6 +185,7 @@ extension FileSystem {
         case .threads: String(configuration.threads)
         case .poll: String(requestLoop.maximumMicroseconds)
         case .readdirCache: readdirCacheEnabled.load(ordering: .relaxed) ? "on" : "off"
+        case .coherence: coherence.mode
         }
     }
 
@@ -213,7 +214,7 @@ extension FileSystem {
             if shorter { cache.expireAll() }
         case .poll: requestLoop.maximumMicroseconds = parsed.pollMicroseconds
         case .readdirCache: readdirCacheEnabled.store(parsed.readdirCache, ordering: .relaxed)
-        case .pageSize, .psiThreshold, .threads: throw .invalidArgument
+        case .pageSize, .psiThreshold, .threads, .coherence: throw .invalidArgument
         }
     }
 
@@ -223,7 +224,8 @@ extension FileSystem {
         settings["allow_other"] = configuration.allowOther ? "on" : "off"
         return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
                                kernelHeldInodes: cache.kernelHeldInodes, configuration: settings,
-                               requestLoop: requestLoop.statistics)
+                               requestLoop: requestLoop.statistics, coherence: coherence.statistics,
+                               requests: requestLoop.statistics == nil ? nil : requestLoop.requests.snapshot)
     }
 
     /// The daemon's RSS: the second field of /proc/self/statm, in pages.

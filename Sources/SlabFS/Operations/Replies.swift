@@ -60,8 +60,9 @@ extension FileSystem {
         parameters.ino = entry.inode.nodeID.rawValue
         parameters.generation = entry.inode.generation
         parameters.attr = entry.attributes.stat(inode: entry.inode.identity.inode)
-        parameters.attr_timeout = attributeTimeout
-        parameters.entry_timeout = entryTimeout
+        let device = entry.inode.identity.device
+        parameters.attr_timeout = attributeTimeout(device: device)
+        parameters.entry_timeout = entryTimeout(device: device)
         return parameters
     }
 
@@ -102,14 +103,14 @@ extension FileSystem {
     /// "No such entry", which the kernel may cache for the entry timeout.
     func replyNegative(_ request: fuse_req_t?) {
         var parameters = fuse_entry_param()
-        parameters.entry_timeout = entryTimeout
+        parameters.entry_timeout = negativeEntryTimeout
         fuse_reply_entry(request, &parameters)
     }
 
     /// Replies with attributes, for the attribute timeout.
     func replyAttributes(_ request: fuse_req_t?, _ inode: InodeReference, _ attributes: InodeAttributes) {
         var status = attributes.stat(inode: inode.identity.inode)
-        fuse_reply_attr(request, &status, attributeTimeout)
+        fuse_reply_attr(request, &status, attributeTimeout(device: inode.identity.device))
     }
 }
 

@@ -47,6 +47,8 @@ public struct MountArguments: Sendable, Equatable {
     public var psiThresholdMicroseconds: String?
     /// `--readdir-cache on|off`
     public var readdirCache: String?
+    /// `--coherence auto|events|timeouts`
+    public var coherence: String?
 
     public init(source: String? = nil, mountpoint: String? = nil, mountOptions: [String] = []) {
         self.source = source
@@ -61,7 +63,7 @@ public struct MountArguments: Sendable, Equatable {
             (.pageSize, pageSize), (.kernelCacheLimit, kernelCacheLimit),
             (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
             (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds), (.threads, threads),
-            (.poll, pollMicroseconds), (.readdirCache, readdirCache),
+            (.poll, pollMicroseconds), (.readdirCache, readdirCache), (.coherence, coherence),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }
     }

@@ -25,6 +25,8 @@ extension MountConfiguration {
             ("negative dentries", "at most \(negativeDentryLimit)"),
             ("PSI threshold", psi),
             ("readdir cache", readdirCache ? "on (the kernel keeps listings)" : "off (every listing reaches slabfs)"),
+            ("coherence", coherence == .timeouts ? "timeouts"
+                : "\(coherence.rawValue) (with events, timeouts and the kernel cache limit not given take their events defaults)"),
             ("allow_other", allowOther ? "yes" : "no"),
             ("read-only", readOnly ? "yes" : "no"),
             ("libfuse argv", fuseArguments.map(Self.shellQuoted).joined(separator: " ")),

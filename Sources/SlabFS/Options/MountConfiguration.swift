@@ -107,6 +107,18 @@ public struct MountConfiguration: Sendable, Equatable {
     /// listed once (a backup, a search).
     public var readdirCache: Bool
 
+    /// How the cache learns of changes made behind it, in the backing
+    /// directory (`--coherence auto|events|timeouts`): from the backing
+    /// filesystem's fanotify events, with long timeouts (`events`), or by
+    /// timeouts alone, short for the kernel and `cacheTimeoutSeconds` for our
+    /// cache (`timeouts`); `auto` uses events where the kernel, the backing
+    /// filesystem and our privileges allow.
+    public var coherence: CoherenceMode
+
+    /// The settings given on the command line or in `-o`: the others take
+    /// the defaults of the coherence mode in force (`timeoutDefaults`).
+    var explicitSettings: Set<Setting> = []
+
     // MARK: Mount options for the kernel and libfuse
 
     /// Let users other than the mounting one in (`allow_other`). Requests then
@@ -140,6 +152,13 @@ public struct MountConfiguration: Sendable, Equatable {
     public static let maximumPageSizeBytes = 1 << 20
     /// An upper bound that catches typos (a budget above 1 TiB is not meant).
     public static let maximumCacheSizeBytes = 1 << 40
+    /// With events, the kernel's entry and attr timeouts and our cache
+    /// timeout: an hour. Events, not timeouts, keep the caches fresh then;
+    /// a timeout only bounds what events cannot report (a write through
+    /// another program's shared mmap until it closes the file), as NFS's
+    /// longest attribute cache bound does (acdirmax, 60 s, is for servers
+    /// that say nothing).
+    public static let eventTimeoutSeconds = 3600.0
     /// libfuse's default for both timeouts.
     public static let defaultTimeoutSeconds = 1.0
     public static let defaultCacheTimeoutSeconds = 60.0
@@ -185,11 +204,37 @@ public struct MountConfiguration: Sendable, Equatable {
         negativeDentryLimit = Self.defaultNegativeDentryLimit
         psiThresholdMicroseconds = Self.defaultPSIThresholdMicroseconds
         readdirCache = true
+        coherence = .auto
         allowOther = false
         readOnly = false
         fileSystemName = source
         subtype = Self.defaultSubtype
         libfuseOptions = []
+    }
+
+    /// With events in force, the settings not given take their events
+    /// defaults: an hour for every timeout (`eventTimeoutSeconds`), and a
+    /// kernel cache limit (`eventKernelCacheLimit`).
+    public func applyingCoherenceDefaults(eventsActive: Bool) -> MountConfiguration {
+        guard eventsActive else { return self }
+        var configuration = self
+        if !explicitSettings.contains(.entryTimeout) { configuration.entryTimeoutSeconds = Self.eventTimeoutSeconds }
+        if !explicitSettings.contains(.attrTimeout) { configuration.attrTimeoutSeconds = Self.eventTimeoutSeconds }
+        if !explicitSettings.contains(.cacheTimeout) { configuration.cacheTimeoutSeconds = Self.eventTimeoutSeconds }
+        if !explicitSettings.contains(.kernelCacheLimit) {
+            configuration.kernelCacheLimit = Self.eventKernelCacheLimit(cacheSizeBytes: cacheSizeBytes)
+        }
+        return configuration
+    }
+
+    /// The kernel keeps every inode it looked up until memory pressure makes
+    /// it let go, whatever the timeouts, and each pins one of our inodes and
+    /// its dentry (144 bytes of slab). Held inodes may fill at most half the
+    /// cache budget, so that reclaim can always meet the budget from the
+    /// other half: 233,016 for the default 64 MiB (about 560 MB of the
+    /// kernel's own memory at 2.4 KB each, which its shrinkers reclaim).
+    public static func eventKernelCacheLimit(cacheSizeBytes: Int) -> Int {
+        max(1024, cacheSizeBytes / 2 / 144)
     }
 
     /// The budget in whole slabs.
@@ -229,6 +274,11 @@ public struct MountConfiguration: Sendable, Equatable {
         }
         return escaped
     }
+}
+
+/// `--coherence`: see `MountConfiguration.coherence`.
+public enum CoherenceMode: String, Sendable, CaseIterable {
+    case auto, events, timeouts
 }
 
 /// How the cache gives memory back (DESIGN.md, Policies).

@@ -3,6 +3,7 @@
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
     case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads, poll, readdirCache
+    case coherence
 
     /// The `-o` key.
     var optionKey: String {
@@ -20,6 +21,7 @@ enum Setting: CaseIterable {
         case .threads: "threads"
         case .poll: "poll_us"
         case .readdirCache: "readdir_cache"
+        case .coherence: "coherence"
         }
     }
 
@@ -39,6 +41,7 @@ enum Setting: CaseIterable {
         case .threads: "--threads"
         case .poll: "--poll-us"
         case .readdirCache: "--readdir-cache"
+        case .coherence: "--coherence"
         }
     }
 
@@ -58,6 +61,7 @@ enum Setting: CaseIterable {
         case .threads: "thread count"
         case .poll: "poll time"
         case .readdirCache: "readdir cache setting"
+        case .coherence: "coherence mode"
         }
     }
 
@@ -69,6 +73,7 @@ enum Setting: CaseIterable {
         case .migrate, .readdirCache: "on|off"
         case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads, .poll: "N"
         case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
+        case .coherence: "auto|events|timeouts"
         }
     }
 
@@ -88,6 +93,12 @@ enum Setting: CaseIterable {
     /// Parses `text` into `configuration`, or returns why it cannot (a
     /// fragment the caller puts after "invalid <noun> '<text>' in <origin>: ").
     func apply(_ text: String, to configuration: inout MountConfiguration) -> String? {
+        let rejection = parse(text, into: &configuration)
+        if rejection == nil { configuration.explicitSettings.insert(self) }
+        return rejection
+    }
+
+    private func parse(_ text: String, into configuration: inout MountConfiguration) -> String? {
         switch self {
         case .cacheSize:
             return ValueParser.size(text, maximum: MountConfiguration.maximumCacheSizeBytes).storing { configuration.cacheSizeBytes = $0 }
@@ -124,6 +135,9 @@ enum Setting: CaseIterable {
         case .poll:
             return ValueParser.count(text, maximum: MountConfiguration.maximumPollMicroseconds, unit: "microseconds")
                 .storing { configuration.pollMicroseconds = $0 }
+        case .coherence:
+            guard let mode = CoherenceMode(rawValue: text) else { return "use auto, events or timeouts" }
+            configuration.coherence = mode
         }
         return nil
     }

@@ -13,14 +13,21 @@ public struct MountStatistics: Codable, Sendable {
     public var configuration: [String: String]
     /// How requests reached the one-thread loop; nil with several threads.
     public var requestLoop: RequestLoopStatistics?
+    /// Events or timeouts, and what the event watcher did.
+    public var coherence: CoherenceStatistics?
+    /// Requests received by name, and `total` (one request thread only).
+    public var requests: [String: Int]?
 
     public init(cache: DCacheStatistics, daemonRSSBytes: Int, kernelHeldInodes: Int, configuration: [String: String],
-                requestLoop: RequestLoopStatistics? = nil) {
+                requestLoop: RequestLoopStatistics? = nil, coherence: CoherenceStatistics? = nil,
+                requests: [String: Int]? = nil) {
         self.cache = cache
         self.daemonRSSBytes = daemonRSSBytes
         self.kernelHeldInodes = kernelHeldInodes
         self.configuration = configuration
         self.requestLoop = requestLoop
+        self.coherence = coherence
+        self.requests = requests
     }
 }
 
