@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
-# slabfs mount benchmark (issue 7): slabfs against a plain directory,
-# libfuse's passthrough_ll and bindfs on real mounts, a slabfs-only large
-# round, and the reclaim comparison of slabfs's eviction policies. Writes a
-# table (or --json), SVG charts into mount-tests/bench/out/, and PASS/MISS
-# lines for the targets. A benchmark: a MISS never fails it.
+# slabfs mount benchmark (issue 7): slabfs (by default, and with
+# --coherence timeouts and --readdir-cache off) against a plain directory,
+# libfuse's passthrough_ll and bindfs (and passthrough_hp, if given) on real
+# mounts, a slabfs-only large round, the reclaim comparison of slabfs's
+# eviction policies, and the freshness of each mount: how soon changes made
+# directly in the backing directory show through it. Writes a table (or
+# --json), SVG charts into mount-tests/bench/out/, and PASS/MISS lines for the
+# targets. A benchmark: a MISS never fails it.
 #
 #   mount-tests/bench.sh [--quick] [--json] [--repetitions R] [--large N]
-#                        [--files N] [--stats N] [--only reclaim]
+#                        [--files N] [--stats N] [--rm-files N]
+#                        [--freshness-changes N] [--passthrough-hp PATH]
+#                        [--only main|large|reclaim|freshness] [--skip PART]
 #                        [--backing tmpfs|ext4-image | --dir DIR]
 #                        [--update-readme-charts] ...
 #   mount-tests/bench.sh --help
 #
+# --rm-files N: the main part ends with a reader's stat latency through each
+#   mount, idle and while rm -rf removes N files (default 100000) directly
+#   in the backing directory; 0 skips it.
+# --freshness-changes N: changes of each kind in the freshness part (default
+#   1000; --quick 200).
+# --passthrough-hp PATH: add libfuse's passthrough_hp as a column (main
+#   comparison, rm -rf reader, freshness). PATH is a passthrough_hp binary, or
+#   a directory holding libfuse's example/passthrough_hp.cc and cxxopts.hpp,
+#   which is then built into the work directory with g++ and pkg-config fuse3.
+#
 # Needs root (mounts, /proc/sys/vm/drop_caches). Builds slabfs in release
 # mode (set SLABFS_BIN to use a binary you built), builds passthrough_ll from
-# the examples libfuse3-dev installs, and installs bindfs with apt-get if it
-# is missing. Every mount and daemon is removed on exit, whatever the exit.
+# the examples libfuse3-dev installs (and passthrough_hp from --passthrough-hp
+# PATH, a source directory), and installs bindfs with apt-get if it is
+# missing. Every mount and daemon is removed on exit, whatever the exit.
 # KEEP_LOGS=1 keeps the daemons' logs; BENCH_DIR sets where the work
 # directory goes (default $TMPDIR or /tmp).
 set -euo pipefail
@@ -31,15 +47,18 @@ die() { say "$*"; exit 1; }
 
 ON_DIR=""
 BACKING=ext4-image
+HP=""
 prev=""
 for arg in "$@"; do
     case $arg in
         -h|--help) exec "$PYTHON" "$BENCH/driver.py" --help ;;
         --dir=*) ON_DIR=${arg#--dir=} ;;
         --backing=*) BACKING=${arg#--backing=} ;;
+        --passthrough-hp=*) HP=${arg#--passthrough-hp=} ;;
     esac
     [[ $prev == --dir ]] && ON_DIR=$arg
     [[ $prev == --backing ]] && BACKING=$arg
+    [[ $prev == --passthrough-hp ]] && HP=$arg
     prev=$arg
 done
 [[ -n $ON_DIR ]] && BACKING=dir
@@ -193,6 +212,23 @@ done
 gcc -O2 -o "$WORK/bin/passthrough_ll" "$WORK/pll/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
     2>"$WORK/logs/gcc.log" || { cat "$WORK/logs/gcc.log" >&2; die "cannot build passthrough_ll"; }
 
+# passthrough_hp (--passthrough-hp PATH): a binary, or libfuse's C++ example
+# built here. The -D flags are what libfuse's own feature checks set on
+# glibc; without them utimensat is compiled out (touch and mv end in EIO).
+HP_OPT=()
+if [[ -n $HP ]]; then
+    if [[ -f $HP/passthrough_hp.cc ]]; then
+        say "building passthrough_hp from $HP"
+        # shellcheck disable=SC2046
+        g++ -O2 -std=c++17 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_SETXATTR "$HP/passthrough_hp.cc" \
+            -o "$WORK/bin/passthrough_hp" $(pkg-config fuse3 --cflags --libs) 2>"$WORK/logs/g++.log" \
+            || { tail -30 "$WORK/logs/g++.log" >&2; die "cannot build passthrough_hp from $HP"; }
+        HP_OPT=(--passthrough-hp-bin "$WORK/bin/passthrough_hp")
+    else
+        HP_OPT=(--passthrough-hp-bin "$(realpath "$HP")")
+    fi
+fi
+
 # bindfs
 if ! command -v bindfs >/dev/null; then
     say "installing bindfs"
@@ -206,7 +242,7 @@ say "trees in $FS ($(findmnt -n -o FSTYPE,SOURCE --target "$FS"))"
 # The driver runs in the background so that a signal reaches the trap at once;
 # we wait on its PID only (a bare 'wait' would also wait for FUSE daemons).
 "$PYTHON" "$BENCH/driver.py" "$@" --work "$FS" --daemons "$WORK/daemons" --logs "$WORK/logs" --slabfs "$SLABFS" \
-    --passthrough-ll "$WORK/bin/passthrough_ll" --bindfs "$BINDFS" --outdir "$OUT" --repo "$REPO" &
+    --passthrough-ll "$WORK/bin/passthrough_ll" "${HP_OPT[@]}" --bindfs "$BINDFS" --outdir "$OUT" --repo "$REPO" &
 DRIVER=$!
 set +e
 wait "$DRIVER"

@@ -28,6 +28,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import freshness  # noqa: E402
+import rmreader  # noqa: E402
 import svgchart  # noqa: E402
 
 NDIRS = 100
@@ -38,16 +40,34 @@ BLOCK = 4096
 WORKLOADS = [
     ("create", "create"),
     ("stat_warm", "stat, warm"),
+    ("stat_again", "stat, again"),
     ("stat_cold", "stat, cold"),
     ("list1", "list, first"),
     ("list2", "list, second"),
     ("rw4k", "4 KiB write+read"),
     ("unlink", "unlink"),
 ]
-# slabfs-rdc-off is slabfs --readdir-cache off: the first listing without the
-# kernel's copy of every entry, against the second listing that copy buys.
-FUSE_TARGETS = ["slabfs", "slabfs-rdc-off", "passthrough_ll", "bindfs"]
-PARTS = ["main", "large", "reclaim"]
+# "stat, again" comes STAT_AGAIN_DELAY_S after the warm stat: every file
+# once more, within a minute, when 1 s kernel timeouts have all expired.
+STAT_AGAIN_DELAY_S = 2.0
+# slabfs's variants, by their extra arguments. slabfs-timeouts is slabfs
+# --coherence timeouts (no fanotify events: short kernel timeouts, its own
+# cache's timeout); slabfs-rdc-off is slabfs --readdir-cache off: the first
+# listing without the kernel's copy of every entry, against the second
+# listing that copy buys.
+SLABFS_VARIANTS = {"slabfs": [], "slabfs-timeouts": ["--coherence", "timeouts"],
+                   "slabfs-rdc-off": ["--readdir-cache", "off"]}
+FUSE_TARGETS = ["slabfs", "slabfs-timeouts", "slabfs-rdc-off", "passthrough_ll", "bindfs"]
+OPTIONAL_TARGETS = ["passthrough_hp"]  # with --passthrough-hp
+PARTS = ["main", "large", "reclaim", "freshness"]
+
+
+def optional_targets(a):
+    return ["passthrough_hp"] if a.passthrough_hp else []
+
+
+def fuse_targets(a):
+    return FUSE_TARGETS + optional_targets(a)
 
 
 def log(*a):
@@ -260,6 +280,20 @@ def active_objects(st):
     return sum(c.get("activeObjects", 0) for c in caches)
 
 
+def request_deltas(st0, st1):
+    """FUSE requests the daemon received between two stats reads, by type
+    (the `requests` object: total, lookup, getattr, ...), and under "pass"
+    the total less GETXATTR/LISTXATTR (the stats reads themselves); None if
+    this slabfs does not count requests."""
+    r0, r1 = (dig(st, "requests", "cache.requests") for st in (st0, st1))
+    if not isinstance(r0, dict) or not isinstance(r1, dict):
+        return None
+    d = {k.lower(): v - r0.get(k, 0) for k, v in r1.items() if isinstance(v, (int, float))}
+    total = d.get("total", sum(v for k, v in d.items() if k != "total"))
+    d["pass"] = total - d.get("getxattr", 0) - d.get("listxattr", 0)
+    return d
+
+
 # ---------------------------------------------------------------------------
 # The workloads
 
@@ -276,7 +310,7 @@ def op_count(key, n):
 
 
 def run_phases(root, n, daemon=None, on_point=None):
-    """Runs the seven workloads on `root`; returns seconds per workload
+    """Runs the workloads (WORKLOADS) on `root`; returns seconds per workload
     (and with `daemon`, its CPU seconds per workload under "daemon_cpu").
     on_point(name) is called at measurement points (after mount / after stats)."""
     dirs, files = tree(root, n)
@@ -304,6 +338,18 @@ def run_phases(root, n, daemon=None, on_point=None):
     cpu["stat_warm"] = sample() - c0
     if on_point:
         on_point("after_stat_warm")
+
+    time.sleep(STAT_AGAIN_DELAY_S)
+    if on_point:
+        on_point("before_stat_again")
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_again"] = time.perf_counter() - t0
+    cpu["stat_again"] = sample() - c0
+    if on_point:
+        on_point("after_stat_again")
 
     drop_caches()
     time.sleep(0.5)  # let FORGETs reach the daemons, alike for every target
@@ -385,10 +431,8 @@ class Bench:
 
     def argv(self, target, src, mnt, extra=()):
         a = self.a
-        if target == "slabfs":
-            return [a.slabfs, src, mnt, "-f", *extra]
-        if target == "slabfs-rdc-off":
-            return [a.slabfs, src, mnt, "-f", "--readdir-cache", "off", *extra]
+        if target in SLABFS_VARIANTS:
+            return [a.slabfs, src, mnt, "-f", *SLABFS_VARIANTS[target], *extra]
         if target == "passthrough_ll":
             # Its own defaults (cache=auto: entry and attr timeout 1 s, no
             # cache_readdir or keep_cache), plus default_permissions, which
@@ -400,7 +444,14 @@ class Bench:
             # Otherwise its defaults (timeouts 1 s, single-threaded): see
             # OPTIONS_NOTE.
             return [a.bindfs, "-f", "--no-allow-other", src, mnt]
+        if target == "passthrough_hp":
+            # Its defaults (see OPTIONS_NOTE); it takes no -o options.
+            return [a.passthrough_hp_bin, "--foreground", src, mnt]
         raise ValueError(target)
+
+    def mount(self, target, src, mnt, extra=()):
+        """The target's daemon on mnt, as a context manager (Daemon)."""
+        return Daemon(target, self.argv(target, src, mnt, extra), mnt, self.a)
 
     # -- main comparison -------------------------------------------------
 
@@ -431,11 +482,12 @@ class Bench:
             return res
         src = self.fresh(f"{target}-src-r{rep}")
         mnt = self.fresh(f"{target}-mnt-r{rep}")
-        d = Daemon(target, self.argv(target, src, mnt), mnt, self.a)
+        d = self.mount(target, src, mnt)
+        slabfs = target in SLABFS_VARIANTS
         with d:
             time.sleep(0.2)
             stats = {}
-            if target == "slabfs":
+            if slabfs:
                 # Before the baseline: the first stats read maps about 1.2 MB
                 # of shared library code (the JSON encoder's) once; that is
                 # not memory per cached inode.
@@ -444,7 +496,7 @@ class Bench:
 
             def on_point(name):
                 points[name] = (rss_bytes(d.pid), fd_count(d.pid))
-                if target == "slabfs":
+                if slabfs:
                     stats[name] = slabfs_stats(mnt)
 
             try:
@@ -453,7 +505,7 @@ class Bench:
                 alive = d.alive()
                 raise RuntimeError(f"{target} (n={n}, rep {rep}): {type(e).__name__}: {e}; daemon "
                                    f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
-            if target == "slabfs":
+            if slabfs:
                 stats["end"] = slabfs_stats(mnt)
         res["rss"] = {k: v[0] for k, v in points.items()}
         res["fds"] = {k: v[1] for k, v in points.items()}
@@ -482,6 +534,7 @@ class Bench:
                 "daemonRSSBytes_after_stat": dig(st, "daemonRSSBytes", "process.daemonRSSBytes"),
                 "configuration": dig(stats.get("after_mount", {}), "configuration"),
             }
+            res["requests_stat_again"] = request_deltas(stats["before_stat_again"], stats["after_stat_again"])
         return res
 
     def round(self, targets, n, reps, label):
@@ -745,6 +798,10 @@ def summarize(runs, n):
             e["rss_after_stat"] = statistics.median(r["rss"]["after_stat_cold"] for r in rs)
             if any("slabfs" in r for r in rs):
                 e["slabfs"] = [r["slabfs"] for r in rs if "slabfs" in r]
+            reqs = [r["requests_stat_again"] for r in rs if r.get("requests_stat_again")]
+            if reqs:
+                e["stat_again_requests"] = statistics.median(q["pass"] for q in reqs)
+                e["stat_again_requests_all"] = reqs
             notes = [r["stop_note"] for r in rs if r.get("stop_note")]
             if notes:
                 e["stop_notes"] = notes
@@ -781,7 +838,7 @@ def fmt_ratio(v):
 def table_round(rnd, title, reps):
     lines = [f"{title}: {rnd['n']} files in {NDIRS} directories, median of {reps} repetition(s); "
              f"ops/s (ratio to native)"]
-    targets = [t for t in ["native"] + FUSE_TARGETS if t in rnd["targets"]]
+    targets = [t for t in ["native"] + FUSE_TARGETS + OPTIONAL_TARGETS if t in rnd["targets"]]
     w0 = 18
     header = "  " + "workload".ljust(w0) + "".join(t.rjust(22) for t in targets)
     lines.append(header)
@@ -812,6 +869,13 @@ def table_round(rnd, title, reps):
         v = e.get("fds_after_stat")
         row += (f"{v:.0f} (+{e.get('fds_added', 0):.0f})" if v is not None else "-").rjust(22)
     lines.append(row)
+    row = "  " + "requests, again".ljust(w0) + "".rjust(22 if "native" in targets else 0)
+    for t in targets:
+        if t == "native":
+            continue
+        v = rnd["targets"][t].get("stat_again_requests")
+        row += (f"{v:.0f} ({100 * v / rnd['n']:.1f}%)" if v is not None else "-").rjust(22)
+    lines.append(row)
     lines.append("  daemon CPU per operation, us (user + system, every thread; from 10 ms clock ticks, so short workloads are coarse)")
     for k, label in WORKLOADS:
         row = "  " + ("  " + label).ljust(w0) + "".rjust(22 if "native" in targets else 0)
@@ -830,8 +894,11 @@ def table_round(rnd, title, reps):
         lines.append(f"  slabfs per file: {slab:.0f} B of slab pages (inode + dentry objects), "
                      + (f"{tab:.0f} B of tables (tableBytes), " if tab is not None else "")
                      + (f"{total - slab - (tab or 0):.0f} B other (RSS delta minus both)" if total is not None else ""))
-    lines.append("  (RSS/cached inode: daemon RSS after the two stat phases minus RSS right after mount, "
-                 "divided by files; descriptors: ls /proc/PID/fd | wc -l after the stat phases, (+ since mount))")
+    lines.append("  (RSS/cached inode: daemon RSS after the stat phases minus RSS right after mount, "
+                 "divided by files; descriptors: ls /proc/PID/fd | wc -l after the stat phases, (+ since mount); "
+                 f"requests, again: FUSE requests the daemon received during \"stat, again\" ({STAT_AGAIN_DELAY_S:g} s "
+                 "after the warm stat; (% of the files); from user.slabfs.stats, so slabfs only; its own GETXATTRs "
+                 "not counted))")
     return "\n".join(lines)
 
 
@@ -907,6 +974,8 @@ def targets_check(main, rec, skip=()):
     others = [t for t in ("passthrough_ll", "bindfs") if "ops_per_s" in ts.get(t, {})]
     if "ops_per_s" in s and others:
         for k, label in WORKLOADS:
+            if k == "stat_again":  # judged by its requests (below), not by speed
+                continue
             best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
             best = ts[best_t]["ops_per_s"][k] or 0
             mine = s["ops_per_s"][k] or 0
@@ -932,6 +1001,20 @@ def targets_check(main, rec, skip=()):
             parts.append(f"{label} {mine / best if best else float('inf'):.2f}x {best_t}")
         checks.append({"target": "slabfs --readdir-cache off (not a target, the listing trade-off)", "result": "INFO",
                        "detail": "; ".join(parts)})
+    hp = ts.get("passthrough_hp", {})
+    if "ops_per_s" in s and "ops_per_s" in hp:
+        # Not a target: against libfuse's example with long timeouts and every cache on.
+        checks.append({"target": "slabfs against passthrough_hp (not a target)", "result": "INFO",
+                       "detail": "; ".join(f"{label} {(s['ops_per_s'][k] or 0) / hp['ops_per_s'][k]:.2f}x"
+                                           for k, label in WORKLOADS if hp["ops_per_s"][k])})
+    if "ops_per_s" in s:
+        n = main["n"]
+        v = s.get("stat_again_requests")
+        vt = ts.get("slabfs-timeouts", {}).get("stat_again_requests")
+        other = f"; slabfs-timeouts {vt:.0f} ({100 * vt / n:.1f}%)" if vt is not None else ""
+        add("second stat pass sends <= 1% of files as requests", v is not None and v <= 0.01 * n,
+            (f"slabfs {v:.0f} requests for {n} files ({100 * v / n:.2f}%)" if v is not None
+             else "no request counts (user.slabfs.stats has no requests object)") + other)
     if s.get("rss_per_inode") is not None:
         v = s["rss_per_inode"]
         add("slabfs daemon memory per cached inode <= 192 B", v <= 192, f"{v:.0f} B per inode (RSS delta / files)")
@@ -973,7 +1056,7 @@ def charts(result, outdir):
     main = result.get("main")
     if main:
         ts = main["targets"]
-        series = [t for t in FUSE_TARGETS if "ratio" in ts.get(t, {})]
+        series = [t for t in FUSE_TARGETS + OPTIONAL_TARGETS if "ratio" in ts.get(t, {})]
         groups = [label for _, label in WORKLOADS]
         values = [[ts[t]["ratio"][k] for k, _ in WORKLOADS] for t in series]
         p = os.path.join(outdir, "throughput.svg")
@@ -1034,12 +1117,15 @@ def environment(args):
     }
 
 
-OPTIONS_NOTE = """mount options (kernel-cache-relevant):
-  slabfs          its defaults: default_permissions, entry/attr timeout 1 s (the kernel's), cache timeout 60 s (its own
-                  cache's), readdirplus (auto), cache_readdir+keep_cache on directories, keep_cache on files, no writeback
-                  cache, no FLUSH after the first over a local filesystem, one request thread (--threads 1) that
-                  polls for the next request up to 100 us after a reply (--poll-us; what that costs shows in the
-                  daemon CPU rows)
+OPTIONS_NOTE = f"""mount options (kernel-cache-relevant):
+  slabfs          its defaults: --coherence auto (the backing filesystem's fanotify events where it can, then long
+                  entry/attr timeouts; its --dry-run output in results.json says what this mount got),
+                  default_permissions, readdirplus (auto), cache_readdir+keep_cache on directories, keep_cache on files,
+                  no writeback cache, no FLUSH after the first over a local filesystem, one request thread
+                  (--threads 1) that polls for the next request up to 100 us after a reply (--poll-us; what that costs
+                  shows in the daemon CPU rows)
+  slabfs-timeouts slabfs with --coherence timeouts: no events; entry/attr timeout 1 s (the kernel's) and its own cache's
+                  timeout (--cache-timeout, 60 s)
   slabfs-rdc-off  slabfs with --readdir-cache off: no cache_readdir/keep_cache on directories, every listing reaches it
   passthrough_ll  its defaults (cache=auto: entry/attr timeout 1 s, readdirplus, no cache_readdir/keep_cache, no writeback,
                   multi-threaded) plus -o default_permissions to match slabfs; one O_PATH descriptor per inode
@@ -1047,28 +1133,44 @@ OPTIONS_NOTE = """mount options (kernel-cache-relevant):
   bindfs          its defaults except --no-allow-other (slabfs does not set allow_other): default_permissions,
                   high-level libfuse with its default entry/attr timeout 1 s (Debian's 1.14.7; checked: a second stat
                   within the second does not reach it), single-threaded, no FLUSH after the first (it has no flush op)
+  passthrough_hp  (with --passthrough-hp) libfuse's example/passthrough_hp.cc, its defaults: entry/attr timeout
+                  86400 s (negative entries too), writeback cache, keep_cache on files, keep_cache+cache_readdir on
+                  directories, splice, multi-threaded, default_permissions; one O_PATH descriptor per inode
   "stat, warm" runs right after create: entries older than the 1 s timeout are revalidated (LOOKUP), so a target
-  whose create took longer pays for it again there (facts.md measured the same way)"""
+  whose create took longer pays for it again there (facts.md measured the same way); "stat, again" stats every
+  file once more {STAT_AGAIN_DELAY_S:g} s later, when every 1 s timeout has expired and long ones have not"""
 
 
 def main():
     ap = argparse.ArgumentParser(
         prog="mount-tests/bench.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="slabfs against native, passthrough_ll and bindfs, and slabfs's reclaim policies, on real mounts.",
+        description="slabfs against native, passthrough_ll, bindfs (and passthrough_hp), slabfs's reclaim policies, "
+                    "and how soon changes behind the mount show through it, on real mounts.",
         epilog="""parts:
-  main     native, slabfs, passthrough_ll, bindfs: create N files in 100 directories, stat (warm; cold after
-           sync + drop_caches), list every directory twice, 4 KiB write+read of 2000 files, unlink; medians of R
-           repetitions, ratios to native, daemon RSS per cached inode and descriptors
-  large    the same with N=--large files, native and slabfs only, one repetition
-  reclaim  slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
-           Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again
+  main       native, slabfs, slabfs-timeouts (--coherence timeouts), slabfs-rdc-off (--readdir-cache off),
+             passthrough_ll, bindfs (and passthrough_hp with --passthrough-hp): create N files in 100 directories,
+             stat (warm; again 2 s later, with the FUSE requests that pass sent to slabfs; cold after sync +
+             drop_caches), list every directory twice, 4 KiB write+read of 2000 files, unlink; medians of R
+             repetitions, ratios to native, daemon RSS per cached inode and descriptors. Then the reader's stat
+             latency, idle and while rm -rf removes --rm-files files directly in the backing directory
+  large      the same with N=--large files, native and slabfs only, one repetition
+  reclaim    slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
+             Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again
+  freshness  slabfs, slabfs-timeouts, bindfs, passthrough_ll (and passthrough_hp): create, unlink, rename (same
+             directory, across), chmod, chown, truncate/append, mkdir, rmdir and the rewrite of a file open through
+             the mount, each made directly in the backing directory, --freshness-changes times in batches of 100;
+             the time until the mount shows each (p50/p99/max) and how many did not within 10 s
 By default native's tree and every backing directory go on a fresh loop-mounted ext4 image (an on-disk filesystem,
 so that drop_caches makes the backing directory's lookups cold too, without the history of this VM's root
 filesystem); --backing tmpfs uses a tmpfs the bench mounts (the daemons' own costs only; tmpfs keeps its dentries
 through drop_caches), --dir DIR a plain directory. Everything is unmounted on exit. Output: the table (stdout, or
 stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}.
+--passthrough-hp PATH adds libfuse's passthrough_hp (a binary, or a directory holding passthrough_hp.cc and
+cxxopts.hpp, which bench.sh builds) to the main comparison, the rm -rf reader and the freshness part.
 Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 2000 files, 1 repetition, small reclaim tree")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2000 files, 1 repetition, small reclaim tree, 10000 files under rm -rf, "
+                         "200 freshness changes per kind")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout (the table goes to stderr)")
     ap.add_argument("--files-main", "-n", type=int, dest="n", help="files in the main comparison (default 19000)")
     ap.add_argument("--large", type=int, metavar="N", help="files in the slabfs-only large round (default 200000; 0 skips it)")
@@ -1089,11 +1191,19 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--only", action="append", default=[], choices=PARTS,
                     help="run only this part (may be repeated): --only reclaim runs the reclaim comparison alone")
     ap.add_argument("--pll-opts", default="", help="extra -o options for passthrough_ll (e.g. cache=always)")
+    ap.add_argument("--passthrough-hp", metavar="PATH",
+                    help="add libfuse's passthrough_hp as a column: PATH is its binary, or a directory holding "
+                         "passthrough_hp.cc and cxxopts.hpp (bench.sh builds it)")
+    ap.add_argument("--rm-files", type=int, metavar="N",
+                    help="files rm -rf removes behind the mount while a reader stats others (default 100000; "
+                         "0 skips it)")
+    ap.add_argument("--freshness-changes", type=int, metavar="N",
+                    help="changes per kind in the freshness part (default 1000)")
     ap.add_argument("--update-readme-charts", action="store_true", help="copy the SVG charts to docs/charts/")
     ap.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--backing", choices=["tmpfs", "ext4-image"], default="ext4-image",
-                    help="where native's tree and every backing directory go: a tmpfs mounted for the run (default) "
-                         "or a fresh loop-mounted ext4 image")
+                    help="where native's tree and every backing directory go: a tmpfs mounted for the run "
+                         "or a fresh loop-mounted ext4 image (the default)")
     ap.add_argument("--dir", metavar="DIR",
                     help="put the trees on DIR's filesystem as it is (e.g. a plain disk directory) instead")
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -1101,6 +1211,7 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--logs", help=argparse.SUPPRESS)
     ap.add_argument("--slabfs", help=argparse.SUPPRESS)
     ap.add_argument("--passthrough-ll", dest="passthrough_ll", help=argparse.SUPPRESS)
+    ap.add_argument("--passthrough-hp-bin", dest="passthrough_hp_bin", help=argparse.SUPPRESS)
     ap.add_argument("--bindfs", help=argparse.SUPPRESS)
     ap.add_argument("--outdir", help=argparse.SUPPRESS)
     ap.add_argument("--repo", help=argparse.SUPPRESS)
@@ -1115,19 +1226,33 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
         a.files = 10000 if a.quick else 100000
     if a.stats is None:
         a.stats = 20000 if a.quick else 200000
-    for name in ("n", "repetitions", "files", "stats"):
+    if a.rm_files is None:
+        a.rm_files = 10000 if a.quick else 100000
+    if a.freshness_changes is None:
+        a.freshness_changes = 200 if a.quick else 1000
+    for name in ("n", "repetitions", "files", "stats", "freshness_changes"):
         if getattr(a, name) < 1:
-            ap.error(f"--{name} must be at least 1")
-    if a.large < 0:
-        ap.error("--large must be at least 0")
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("large", "rm_files"):
+        if getattr(a, name) < 0:
+            ap.error(f"--{name.replace('_', '-')} must be at least 0")
+    if a.passthrough_hp and not (os.path.isfile(os.path.join(a.passthrough_hp, "passthrough_hp.cc"))
+                                 or (os.path.isfile(a.passthrough_hp) and os.access(a.passthrough_hp, os.X_OK))):
+        ap.error(f"--passthrough-hp {a.passthrough_hp}: neither an executable nor a directory holding passthrough_hp.cc")
+    if a.passthrough_hp and not a.passthrough_hp_bin and os.path.isfile(a.passthrough_hp):
+        a.passthrough_hp_bin = os.path.abspath(a.passthrough_hp)
     if a.reclaim_pinned and a.reclaim_unpinned:
         ap.error("--reclaim-pinned and --reclaim-unpinned exclude each other")
     if a.only:
         a.skip = sorted(set(a.skip) | (set(PARTS) - set(a.only)))
     if a.n > 19500:
-        log(f"warning: passthrough_ll keeps one descriptor per inode; {a.n} files may pass the open-file limit")
+        log(f"warning: passthrough_ll (and passthrough_hp) keep one descriptor per inode; {a.n} files may pass "
+            f"the open-file limit")
     if a.parse_only:
         return 0
+    if a.passthrough_hp and not a.passthrough_hp_bin:
+        ap.error(f"--passthrough-hp {a.passthrough_hp}: a source directory, which bench.sh builds (run bench.sh)")
+    a.work = os.path.abspath(a.work)  # passthrough_hp wants an absolute mountpoint
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -1137,21 +1262,36 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     result = {"config": {"files_main": a.n, "repetitions": a.repetitions, "large": a.large, "files": a.files,
                          "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts,
                          "backing": a.backing, "dir": a.dir, "reclaim_pinned": not a.reclaim_unpinned,
-                         "argv": {t: b.argv(t, "SRC", "MNT") for t in FUSE_TARGETS}},
+                         "rm_files": a.rm_files, "freshness_changes": a.freshness_changes,
+                         "passthrough_hp": a.passthrough_hp,
+                         "freshness": {"batch": freshness.BATCH, "limit_s": freshness.LIMIT_S,
+                                       "window_s": freshness.WINDOW_S, "settle_s": freshness.SETTLE_S},
+                         "argv": {t: b.argv(t, "SRC", "MNT") for t in fuse_targets(a)}},
               "environment": environment(a), "options_note": OPTIONS_NOTE}
     try:
-        r = subprocess.run([a.slabfs, "SRC_DIR", "MNT_DIR", "--dry-run"], capture_output=True, text=True)
-        result["slabfs_dry_run"] = (r.stdout + r.stderr).strip()
+        # Real directories: --dry-run checks them. What each variant would get.
+        src, mnt = b.fresh("dry-run-src"), b.fresh("dry-run-mnt")
+        for t in SLABFS_VARIANTS:
+            r = subprocess.run(b.argv(t, src, mnt, ["--dry-run"]), capture_output=True, text=True)
+            out = (r.stdout + r.stderr).strip().replace(src, "SRC").replace(mnt, "MNT")
+            result["slabfs_dry_run" if t == "slabfs" else f"{t}_dry_run"] = out
     except OSError:
         pass
     status = 0
     try:
         if "main" not in a.skip:
-            result["main"] = b.round(["native"] + FUSE_TARGETS, a.n, a.repetitions, "main")
+            result["main"] = b.round(["native"] + fuse_targets(a), a.n, a.repetitions, "main")
+            if a.rm_files > 0:
+                result["rm_reader"] = rmreader.run(
+                    b, ["native", "slabfs", "slabfs-timeouts", "bindfs", "passthrough_ll"] + optional_targets(a),
+                    a.rm_files, idle_s=1.0 if a.quick else rmreader.IDLE_S)
         if "large" not in a.skip and a.large > 0:
             result["large"] = b.round(["native", "slabfs"], a.large, 1, "large")
         if "reclaim" not in a.skip:
             result["reclaim"] = b.reclaim()
+        if "freshness" not in a.skip:
+            result["freshness"], result["freshness_meta"] = freshness.run(
+                b, ["slabfs", "slabfs-timeouts", "bindfs", "passthrough_ll"] + optional_targets(a), a.freshness_changes)
     except Interrupted as e:
         log(f"interrupted ({e}); cleaning up")
         b.errors.append({"error": f"interrupted: {e}"})
@@ -1162,12 +1302,22 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     parts = [f"backing directories (native's tree too): {result['environment']['backing']}"]
     if result.get("main"):
         parts.append(table_round(result["main"], "main comparison", a.repetitions))
+    if result.get("rm_reader"):
+        parts.append(rmreader.table(result["rm_reader"]))
     if result.get("large"):
         parts.append(table_round(result["large"], "large round (slabfs only; native for the ratios)", 1))
     if result.get("reclaim"):
         parts.append(table_reclaim(result["reclaim"], a))
+    if "freshness" in result:
+        parts.append(freshness.table(result["freshness"], result["freshness_meta"], a.freshness_changes,
+                                     FUSE_TARGETS + OPTIONAL_TARGETS))
     parts.append(OPTIONS_NOTE)
     checks = targets_check(result.get("main"), result.get("reclaim"), a.skip) if status == 0 else []
+    if status == 0:
+        if "main" not in a.skip and a.rm_files > 0:
+            checks += rmreader.checks(result.get("rm_reader"))
+        if "freshness" not in a.skip:
+            checks += freshness.checks(result.get("freshness", {}))
     result["targets_check"] = checks
     if checks:
         parts.append("targets (a benchmark: a MISS does not fail the run):\n" +

@@ -28,16 +28,16 @@ final class RequestCounts: @unchecked Sendable {
         slab_store_u64(slot, slab_load_u64(slot, Int32(SLAB_RELAXED)) &+ 1, Int32(SLAB_RELAXED))
     }
 
-    /// Counts by request name (lower case, as in fuse_kernel.h), with
-    /// `total`; names never received are left out.
+    /// Counts by request name (lower case, as in fuse_kernel.h), every name
+    /// always (so the JSON keeps its shape), with `total`; an opcode without
+    /// a name counts under `other`.
     var snapshot: [String: Int] {
-        var result: [String: Int] = [:]
+        var result = Dictionary(uniqueKeysWithValues: Self.names.values.map { ($0, 0) })
         var total = 0
         for slot in 0..<Self.slots {
             let count = Int(slab_load_u64(counts + slot, Int32(SLAB_RELAXED)))
-            guard count > 0 else { continue }
             total += count
-            result[Self.names[slot] ?? "opcode\(slot)", default: 0] += count
+            result[Self.names[slot] ?? "other", default: 0] += count
         }
         result["total"] = total
         return result
