@@ -12,6 +12,9 @@ fallocate (posix_fallocate), punch hole (fallocate PUNCH_HOLE|KEEP_SIZE),
 mmap read, mmap write, copy_file_range, rename (across directories, over
 existing files, RENAME_EXCHANGE), reopen (sometimes O_TRUNC), unlink/create,
 fsync/fdatasync, stat (size through the path and the fd), whole-file verify.
+With --other-user USER, also reads and writes through descriptors of a
+second process running as USER (setpriv), each opened afresh, so that two
+processes and two users share every file (the files are then mode 0666).
 
 The seed is printed first; --seed replays a run exactly (the same operations
 in the same order: only the filesystem's answers can differ). The first
@@ -99,8 +102,11 @@ class Exerciser:
         "reopen": 5, "unlink_create": 5, "fsync": 4, "stat": 5, "verify": 3,
     }
 
+    OTHER_WEIGHTS = {"other_read": 6, "other_write": 6}
+
     def __init__(self, args):
         self.args = args
+        self.other = None
         self.dir = args.dir
         self.backing = args.backing
         self.rng = random.Random(args.seed)
@@ -112,9 +118,10 @@ class Exerciser:
         self.history = collections.deque(maxlen=args.history)
         self.counts = collections.Counter()
         self.unsupported = collections.Counter()
-        kinds = list(self.WEIGHTS)
+        weights = dict(self.WEIGHTS, **(self.OTHER_WEIGHTS if args.other_user else {}))
+        kinds = list(weights)
         self.kinds = kinds
-        self.kind_weights = [self.WEIGHTS[k] for k in kinds]
+        self.kind_weights = [weights[k] for k in kinds]
 
     # ------------------------------------------------------------ helpers
 
@@ -390,6 +397,8 @@ class Exerciser:
     def create(self, rel):
         self.note("create %s" % rel)
         fd = os.open(self.path(rel), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        if self.args.other_user:
+            os.fchmod(fd, 0o666)
         self.files[rel] = FileState(fd)
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size != 0:
@@ -442,9 +451,52 @@ class Exerciser:
 
     # ------------------------------------------------------------ the run
 
+    # ------------------------------------------------------------ another process, another user
+
+    def other_call(self, line):
+        if self.other is None:
+            import pwd
+            import subprocess
+            group = pwd.getpwnam(self.args.other_user).pw_gid
+            self.other = subprocess.Popen(
+                ["setpriv", "--reuid=" + self.args.other_user, "--regid=%d" % group, "--clear-groups",
+                 sys.executable, os.path.abspath(__file__), "--serve-other", self.dir],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.other.stdin.write(line + "\n")
+        self.other.stdin.flush()
+        answer = self.other.stdout.readline().strip()
+        if answer.startswith("ERR "):
+            raise OSError(int(answer.split()[1]), "in the other process: " + answer)
+        if not answer.startswith("OK"):
+            raise OSError(errno.EIO, "the other process said %r" % answer)
+        return bytes.fromhex(answer[3:]) if len(answer) > 3 else b""
+
+    def op_other_read(self, rel):
+        f = self.files[rel]
+        off = self.choose_offset(len(f.data))
+        n = self.choose_length(self.max_size + 8192 - off) or 1
+        self.note("other-user read %s off=%d len=%d" % (rel, off, n))
+        got = self.other_call("R %s %d %d" % (rel, off, n))
+        self.compare(rel, off, f.data[off:off + n], got, "pread by the other user")
+
+    def op_other_write(self, rel):
+        f = self.files[rel]
+        off = self.choose_offset(len(f.data))
+        n = self.choose_length(self.max_size - off)
+        if n == 0:
+            return
+        data = self.rng.randbytes(n)
+        self.note("other-user write %s off=%d len=%d" % (rel, off, n))
+        self.other_call("W %s %d %s" % (rel, off, data.hex()))
+        self.write_model(f, off, data)
+
     def setup(self):
         for d in self.DIRS[1:]:
             os.makedirs(self.path(d), exist_ok=True)
+            if self.args.other_user:
+                os.chmod(self.path(d), 0o777)
+        if self.args.other_user:
+            os.chmod(self.dir, 0o777)
         for s in self.slots:
             if os.path.lexists(self.path(s)):
                 os.unlink(self.path(s))
@@ -517,6 +569,32 @@ class Exerciser:
                     os.close(f.fd)
                 except OSError:
                     pass
+        if self.other is not None:
+            self.other.stdin.close()
+            self.other.wait(timeout=30)
+
+
+def serve_other(root):
+    """--serve-other: the second process. Each request opens the file afresh
+    (its own descriptor), does one pread or pwrite, closes, and answers."""
+    for line in sys.stdin:
+        parts = line.split()
+        try:
+            fd = os.open(os.path.join(root, parts[1]), os.O_RDONLY if parts[0] == "R" else os.O_WRONLY)
+            try:
+                if parts[0] == "R":
+                    answer = "OK " + os.pread(fd, int(parts[3]), int(parts[2])).hex()
+                else:
+                    data = bytes.fromhex(parts[3])
+                    done = 0
+                    while done < len(data):
+                        done += os.pwrite(fd, data[done:], int(parts[2]) + done)
+                    answer = "OK"
+            finally:
+                os.close(fd)
+        except OSError as e:
+            answer = "ERR %d %s" % (e.errno, e.strerror)
+        print(answer, flush=True)
 
 
 def size_arg(text):
@@ -541,7 +619,13 @@ def main():
     p.add_argument("--corrupt-at", type=int, default=0, metavar="OP",
                    help="self-test: flip one byte behind the model's back before operation OP")
     p.add_argument("--history", type=int, default=12, help="operations shown on failure (default 12)")
+    p.add_argument("--other-user", metavar="USER",
+                   help="also read and write through a second process running as USER (needs allow_other)")
+    p.add_argument("--serve-other", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.serve_other:
+        serve_other(args.dir)
+        return 0
     if args.seed is None:
         args.seed = int.from_bytes(os.urandom(4), "little")
     # First line, before anything can fail: the seed to replay with.

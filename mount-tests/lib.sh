@@ -10,6 +10,8 @@
 #               directory, to check the suites themselves
 #   SLABFS_BIN  the slabfs binary (release build)
 #   MT_ROOT     scratch root of the whole run; each suite gets MT_ROOT/NAME
+#   MT_SLABFS_ARGS  options added to every slabfs mount (word-split), e.g.
+#               "--passthrough off" to run the suites with that setting
 #   MT_HOME     this directory (for exerciser.py and the suites)
 #
 # Why the registry files: a suite runs in its own process group, and
@@ -198,7 +200,8 @@ mt_mount() {
     # Recorded before the daemon starts: if we are killed in between,
     # cleanup still tries to unmount.
     printf '%s\n' "$MT_MNT" >>"$MT_DIR/mounts"
-    "$SLABFS_BIN" "$MT_SRC" "$MT_MNT" -f "$@" </dev/null >"$MT_LOG" 2>&1 &
+    # shellcheck disable=SC2086 # MT_SLABFS_ARGS is a list of words
+    "$SLABFS_BIN" "$MT_SRC" "$MT_MNT" -f ${MT_SLABFS_ARGS:-} "$@" </dev/null >"$MT_LOG" 2>&1 &
     MT_PID=$!
     mt_track "$MT_PID"
     printf '%s %s\n' "$MT_MNT" "$MT_PID" >>"$MT_DIR/daemons"

@@ -133,7 +133,8 @@ extension FileSystem {
             kept = duplicate
         }
         let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
-        guard !fresh else { return entry }
+        // In passthrough the kernel changes size and times without us.
+        guard !fresh || passthrough.isOpen(inode.nodeID) else { return entry }
         guard cache.isHashed(inode) else {
             // Its backing file was found gone (ESTALE): the name now leads
             // elsewhere, perhaps to a new file with the same inode number.

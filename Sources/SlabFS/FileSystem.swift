@@ -73,6 +73,8 @@ final class FileSystem: Sendable {
     let coherence: Coherence
     /// Drops what changed behind the mount; nil with timeouts.
     let watcher: EventWatcher?
+    /// Regular files' reads and writes done by the kernel.
+    let passthrough: Passthrough
     /// The last `user.slabfs.compact` report, for reading it back.
     let lastCompaction = Locked<CompactionReport?>(nil)
 
@@ -105,7 +107,7 @@ final class FileSystem: Sendable {
     /// Starts threads (the cache's PSI monitor, the kicker): call it after
     /// daemonizing, since fork keeps only the calling thread.
     init(configuration: MountConfiguration, backing: BackingDirectory, watch: BackingWatch? = nil,
-         coherenceReason: String? = nil) throws {
+         coherenceReason: String? = nil, passthroughRefusal: String? = nil) throws {
         self.configuration = configuration
         self.backing = backing
         entryTimeoutBits = Atomic(configuration.entryTimeoutSeconds.bitPattern)
@@ -119,10 +121,15 @@ final class FileSystem: Sendable {
         runsAsCaller = configuration.allowOther
         daemonUser = geteuid()
         daemonGroup = getegid()
+        passthrough = Passthrough(wanted: configuration.passthrough != .off && passthroughRefusal == nil,
+                                  refusal: passthroughRefusal)
         let coherence = Coherence(watch: watch, reason: coherenceReason)
         self.coherence = coherence
         let cache = self.cache
-        watcher = watch.map { EventWatcher(watch: $0, cache: cache, coherence: coherence) }
+        let passthrough = self.passthrough
+        watcher = watch.map {
+            EventWatcher(watch: $0, cache: cache, coherence: coherence, inPassthrough: { passthrough.isOpenOrRecent($0) })
+        }
         let kicker = self.kicker
         cache.kickHandler = { @Sendable requests in kicker.enqueue(requests) }
         try insertRoot()

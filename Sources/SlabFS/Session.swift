@@ -49,8 +49,11 @@ public enum Session {
             backing.close()
             throw MountFailure(message: "cannot set up the cache: \(error)")
         }
+        // What may refuse to mount first, so that a refusal is the one line.
+        let passthroughRefusal: String?
         let coherence: (watch: BackingWatch?, reason: String?)
         do {
+            passthroughRefusal = try probePassthrough(configuration)
             coherence = try openWatch(configuration, backing)
         } catch {
             backing.close()
@@ -88,10 +91,13 @@ public enum Session {
             backing.close()
             throw MountFailure(message: "cannot mount on '\(configuration.mountpoint)': \(libfuseReason("mount failed"))")
         }
+        if passthroughRefusal == nil && !InitNegotiation.install(on: session) {
+            logError("passthrough: off: cannot hook libfuse's INIT reply")
+        }
         if configuration.daemonize { fuse_daemonize(0) }
         watchToClose = nil
         let status = serve(session, context: context, configuration: configuration, backing: backing,
-                           coherence: coherence)
+                           coherence: coherence, passthroughRefusal: passthroughRefusal)
         fuse_session_unmount(session)
         fuse_remove_signal_handlers(session)
         fuse_session_destroy(session)
@@ -102,12 +108,13 @@ public enum Session {
     /// Builds the filesystem and runs the loop until it ends.
     private static func serve(_ session: OpaquePointer, context: SessionContext,
                               configuration: MountConfiguration, backing: BackingDirectory,
-                              coherence: (watch: BackingWatch?, reason: String?)) -> Int32 {
+                              coherence: (watch: BackingWatch?, reason: String?),
+                              passthroughRefusal: String?) -> Int32 {
         let fileSystem: FileSystem
         do {
             fileSystem = try withSignalsBlocked {
                 try FileSystem(configuration: configuration, backing: backing, watch: coherence.watch,
-                               coherenceReason: coherence.reason)
+                               coherenceReason: coherence.reason, passthroughRefusal: passthroughRefusal)
             }
         } catch {
             coherence.watch?.close()
@@ -115,6 +122,7 @@ public enum Session {
             return 1
         }
         context.fileSystem = fileSystem
+        fileSystem.passthrough.attach(session: session)
         withSignalsBlocked {
             fileSystem.kicker.start(session: session)
             fileSystem.watcher?.start(session: session)
@@ -169,6 +177,52 @@ public enum Session {
             logError("coherence: timeouts, not events: \(failure.reason)")
             return (nil, failure.reason)
         }
+    }
+
+    /// Whether FUSE passthrough can work, decided before mounting as far as
+    /// it can be: a kernel of 6.9 or later and CAP_SYS_ADMIN (the kernel
+    /// checks it only at the first registration, EPERM). The kernel's offer
+    /// at INIT and that first registration decide the rest (Passthrough).
+    /// nil when it may; else why not: `on` refuses to mount, `auto` says so
+    /// once and serves files through the daemon.
+    private static func probePassthrough(_ configuration: MountConfiguration) throws(MountFailure) -> String? {
+        if configuration.passthrough == .off { return "--passthrough off" }
+        var reason: String?
+        if !kernelIsAtLeast(6, 9) {
+            reason = "this kernel has no FUSE passthrough (Linux 6.9 or later)"
+        } else if !hasEffectiveCapability(21) || !inInitialUserNamespace() {  // CAP_SYS_ADMIN
+            // The kernel checks it in the initial user namespace: root in a
+            // container does not have it there.
+            reason = "FUSE passthrough needs CAP_SYS_ADMIN (in the initial user namespace)"
+        }
+        guard let reason else { return nil }
+        if configuration.passthrough == .on { throw MountFailure(message: "--passthrough on: \(reason)") }
+        logError("passthrough: off, files are served by the daemon: \(reason)")
+        return reason
+    }
+
+    private static func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
+        var names = utsname()
+        uname(&names)
+        let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2 else { return false }
+        return (numbers[0], numbers[1]) >= (major, minor)
+    }
+
+    /// From CapEff in /proc/self/status.
+    private static func hasEffectiveCapability(_ bit: Int) -> Bool {
+        guard let status = readProcFile("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: \.isWhitespace), radix: 16)
+        else { return false }
+        return mask & (1 << UInt64(bit)) != 0
+    }
+
+    /// The initial user namespace maps every uid to itself.
+    private static func inInitialUserNamespace() -> Bool {
+        let map = readProcFile("/proc/self/uid_map")?.split(whereSeparator: \.isWhitespace) ?? []
+        return map == ["0", "0", "4294967295"]
     }
 
     private static func libfuseReason(_ fallback: String) -> String {

@@ -40,8 +40,9 @@ final class MountedSlabfs {
     private var tornDown = false
 
     /// Mounts with `arguments` after SOURCE MOUNTPOINT -f, with
-    /// `environment` added to the daemon's.
-    init(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `environment` added to the daemon's; `launcher` (a program and its
+    /// arguments) runs the daemon.
+    init(_ arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = []) throws {
         var template = Array("/tmp/slabfs-mount-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
         root = String(cString: made)
@@ -49,8 +50,10 @@ final class MountedSlabfs {
         chmod(root, 0o755)
         try FileManager.default.createDirectory(atPath: root + "/source", withIntermediateDirectories: false)
         try FileManager.default.createDirectory(atPath: root + "/mnt", withIntermediateDirectories: false)
-        process.executableURL = URL(fileURLWithPath: try #require(mountTestBinary))
-        process.arguments = [source, mountpoint, "-f"] + (underThreadSanitizer ? ["-s"] : []) + arguments
+        let binary = try #require(mountTestBinary)
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? binary)
+        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [binary])
+            + [source, mountpoint, "-f"] + (underThreadSanitizer ? ["-s"] : []) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         _ = FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)

@@ -60,6 +60,19 @@ suite_data() {
         mt_exercise no-kernel-cache "$MT_MNT/ex" "$MT_SRC/ex" --seed "$(mt_seed 4)"
         mt_unmount
     fi
+
+    # Two processes, two users: nobody reads and writes every file through
+    # descriptors of its own while the exerciser's own process writes,
+    # truncates and maps them (with passthrough on, every open of an inode
+    # shares one backing file; the data suite also runs with it off).
+    if ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
+        mt_skip "exerciser with a second user: no setpriv or no user nobody"
+    elif mt_mount shared -o allow_other; then
+        chmod o+x "$MT_ROOT" "$MT_DIR"
+        mt_exercise two-users "$MT_MNT/ex" "$MT_SRC/ex" --seed "$(mt_seed 5)" --other-user nobody
+        chmod o-x "$MT_ROOT" "$MT_DIR"
+        mt_unmount
+    fi
 }
 
 # fio with checksummed blocks: it writes, reads back and verifies itself.

@@ -155,7 +155,7 @@ final class BackingWatch: @unchecked Sendable {
     /// fifth field, with spaces, tabs, newlines and backslashes as octal
     /// escapes).
     static func mountPoints(under root: String, mountinfo: String? = nil) -> [String] {
-        guard let text = mountinfo ?? (try? readMountInfo()) else { return [] }
+        guard let text = mountinfo ?? readProcFile("/proc/self/mountinfo") else { return [] }
         let prefix = root == "/" ? "/" : root + "/"
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -176,19 +176,6 @@ final class BackingWatch: @unchecked Sendable {
             } else {
                 bytes.append(byte)
             }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func readMountInfo() throws -> String {
-        let descriptor = try FileDescriptor.open("/proc/self/mountinfo", .readOnly, options: .closeOnExec)
-        defer { try? descriptor.close() }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-            if count == 0 { break }
-            bytes += chunk[..<count]
         }
         return String(decoding: bytes, as: UTF8.self)
     }

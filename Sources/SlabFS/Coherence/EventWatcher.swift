@@ -34,6 +34,12 @@ final class EventWatcher: @unchecked Sendable {
     private unowned let cache: DirectoryCache
     private let coherence: Coherence
     private let ownProcess = getpid()
+    /// Whether the kernel does (or did a moment ago) the node's I/O itself
+    /// (passthrough): its writes come with the user's pid but need only an
+    /// attribute refresh, since no data of it sits in the kernel's page
+    /// cache, and the close of its backing file (CLOSE_WRITE with nothing
+    /// else) needs nothing from the kernel, which wrote through it.
+    private let inPassthrough: @Sendable (NodeID) -> Bool
     /// Written to stop the thread.
     private let wakeUp: (read: CInt, write: CInt)
     private var thread: pthread_t?
@@ -42,7 +48,9 @@ final class EventWatcher: @unchecked Sendable {
     private var identities: [BackingFileHandle: CacheIdentity] = [:]
     private static let rememberedIdentities = 4096
 
-    init(watch: BackingWatch, cache: DirectoryCache, coherence: Coherence) {
+    init(watch: BackingWatch, cache: DirectoryCache, coherence: Coherence,
+         inPassthrough: @escaping @Sendable (NodeID) -> Bool) {
+        self.inPassthrough = inPassthrough
         self.watch = watch
         self.cache = cache
         self.coherence = coherence
@@ -127,8 +135,7 @@ final class EventWatcher: @unchecked Sendable {
         var names: [EntryName] = []
         var seenNames: Set<EntryName> = []
         var directories: Set<NodeID> = []
-        /// Node -> whether its data changed too.
-        var objects: [NodeID: Bool] = [:]
+        var objects: [NodeID: ObjectChange] = [:]
         var overflow = false
 
         mutating func addName(_ parent: NodeID, _ name: [UInt8]) {
@@ -137,8 +144,8 @@ final class EventWatcher: @unchecked Sendable {
             directories.insert(parent)
         }
 
-        mutating func addObject(_ node: NodeID, data: Bool) {
-            objects[node] = (objects[node] ?? false) || data
+        mutating func addObject(_ node: NodeID, _ change: ObjectChange) {
+            objects[node] = objects[node].map { $0.merged(with: change) } ?? change
         }
     }
 
@@ -165,7 +172,7 @@ final class EventWatcher: @unchecked Sendable {
             }
             // A removed object's handle no longer opens: its name says enough.
             if event.changesObject, let object = event.object, let node = node(of: object, on: fileSystem) {
-                batch.addObject(node, data: event.changesData)
+                batch.addObject(node, ObjectChange(event))
             }
         }
         coherence.events.add(events.count, ordering: .relaxed)
@@ -183,7 +190,7 @@ final class EventWatcher: @unchecked Sendable {
             // The node the name led to lost a link or moved: its ctime and
             // link count changed.
             if let child = cache.invalidateChanged(parent: name.parent, name: name.name), objects[child] == nil {
-                objects[child] = false
+                objects[child] = ObjectChange(data: false, onlyClosed: false)
             }
         }
         for directory in batch.directories { cache.invalidateAttributes(directory) }
@@ -201,9 +208,12 @@ final class EventWatcher: @unchecked Sendable {
         for directory in batch.directories where kernelHolds(directory) {
             if fuse_lowlevel_notify_inval_inode(session, directory.rawValue, 0, 0) == 0 { sent += 1 }
         }
-        for (node, data) in objects where !batch.directories.contains(node) && kernelHolds(node) {
+        for (node, change) in objects where !batch.directories.contains(node) && kernelHolds(node) {
+            let passthrough = inPassthrough(node)
+            if change.onlyClosed && passthrough { continue }
             // Offset -1: attributes only; 0 with length 0: the cached data too.
-            if fuse_lowlevel_notify_inval_inode(session, node.rawValue, data ? 0 : -1, 0) == 0 { sent += 1 }
+            let offset: off_t = change.data && !passthrough ? 0 : -1
+            if fuse_lowlevel_notify_inval_inode(session, node.rawValue, offset, 0) == 0 { sent += 1 }
         }
         coherence.kernelNotifications.add(sent, ordering: .relaxed)
     }
@@ -276,6 +286,28 @@ final class EventWatcher: @unchecked Sendable {
         if identities.count >= Self.rememberedIdentities { identities.removeAll(keepingCapacity: true) }
         identities[handle] = identity
         return identity
+    }
+}
+
+/// What happened to an object's attributes or data in one batch.
+private struct ObjectChange {
+    /// Its data changed (or may have: a close after writing).
+    var data: Bool
+    /// Nothing but the close of a file opened for writing (CLOSE_WRITE).
+    var onlyClosed: Bool
+
+    init(data: Bool, onlyClosed: Bool) {
+        self.data = data
+        self.onlyClosed = onlyClosed
+    }
+
+    init(_ event: BackingEvent) {
+        data = event.changesData
+        onlyClosed = event.mask & BackingEvent.objectChanges == UInt64(FAN_CLOSE_WRITE)
+    }
+
+    func merged(with other: ObjectChange) -> ObjectChange {
+        ObjectChange(data: data || other.data, onlyClosed: onlyClosed && other.onlyClosed)
     }
 }
 

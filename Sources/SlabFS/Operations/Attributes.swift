@@ -9,7 +9,8 @@ func slabfsGetattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMut
     serve(request) { fs in
         try fs.withInode(node) { inode in
             let (cached, fresh) = fs.cache.attributes(of: inode)
-            if fresh {
+            // In passthrough the kernel changes size and times without us.
+            if fresh && !fs.passthrough.isOpen(inode.nodeID) {
                 fs.replyAttributes(request, inode, cached)
                 return
             }

@@ -186,6 +186,7 @@ extension FileSystem {
         case .poll: String(requestLoop.maximumMicroseconds)
         case .readdirCache: readdirCacheEnabled.load(ordering: .relaxed) ? "on" : "off"
         case .coherence: coherence.mode
+        case .passthrough: passthrough.isActive ? "on" : "off"
         }
     }
 
@@ -214,7 +215,7 @@ extension FileSystem {
             if shorter { cache.expireAll() }
         case .poll: requestLoop.maximumMicroseconds = parsed.pollMicroseconds
         case .readdirCache: readdirCacheEnabled.store(parsed.readdirCache, ordering: .relaxed)
-        case .pageSize, .psiThreshold, .threads, .coherence: throw .invalidArgument
+        case .pageSize, .psiThreshold, .threads, .coherence, .passthrough: throw .invalidArgument
         }
     }
 
@@ -225,7 +226,8 @@ extension FileSystem {
         return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
                                kernelHeldInodes: cache.kernelHeldInodes, configuration: settings,
                                requestLoop: requestLoop.statistics, coherence: coherence.statistics,
-                               requests: requestLoop.statistics == nil ? nil : requestLoop.requests.snapshot)
+                               requests: requestLoop.statistics == nil ? nil : requestLoop.requests.snapshot,
+                               passthrough: passthrough.statistics)
     }
 
     /// The daemon's RSS: the second field of /proc/self/statm, in pages.

@@ -79,7 +79,13 @@ extension FileSystem {
     func closeHandle(_ id: UInt64) {
         guard let entry = handles.remove(id) else { return }
         // A directory's descriptor belongs to its stream, closed with it.
-        if entry.directory == nil { _ = Glibc.close(entry.rawDescriptor) }
+        if entry.directory == nil {
+            _ = Glibc.close(entry.rawDescriptor)
+            // The kernel may have written it without us: our attributes
+            // must not outlive the open (events would say so too, but not
+            // with timeouts).
+            if passthrough.release(entry.node) { cache.invalidateAttributes(entry.node) }
+        }
         cache.closeHandle(entry.node)
     }
 

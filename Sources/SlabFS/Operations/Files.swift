@@ -23,19 +23,26 @@ func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutabl
         guard let info else { throw Errno.invalidArgument }
         try fs.withInode(node) { inode in
             let flags = info.pointee.flags
+            // As the caller, even in passthrough: the caller's permissions
+            // decide, and O_TRUNC truncates as they would.
             let descriptor = try fs.open(inode, flags: flags & ~directIO, as: Caller(request, fs))
-            bypassPageCacheIfAsked(info)
-            // Keep what the kernel cached of the file: it holds what was
-            // written through the mount, and auto_inval_data drops it when
-            // a change made behind the mount shows in the attributes (as
-            // for our own cache, within the cache timeout). Reading back a
-            // file just written then costs no READ.
-            info.pointee.keep_cache = 1
+            let backingID = fs.passthrough.open(inode.nodeID, eligible: fs.passthroughEligible(inode)) {
+                () throws(Errno) in try fs.openPassthroughBacking(inode)
+            }
+            if backingID == nil {
+                bypassPageCacheIfAsked(info)
+                // Keep what the kernel cached of the file: it holds what was
+                // written through the mount, and auto_inval_data drops it when
+                // a change made behind the mount shows in the attributes (as
+                // for our own cache, within the cache timeout). Reading back a
+                // file just written then costs no READ.
+                info.pointee.keep_cache = 1
+            }
             if flags & O_TRUNC != 0 { fs.cache.invalidateAttributes(inode.nodeID) }
             info.pointee.fh = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: inode.nodeID,
                                                       identity: inode.identity, directory: nil))
             fs.cache.openHandle(inode)
-            if fuse_reply_open(request, info) != 0 { fs.closeHandle(info.pointee.fh) }
+            if !fs.replyOpen(request, info, backingID: backingID) { fs.closeHandle(info.pointee.fh) }
         }
     }
 }
@@ -48,7 +55,6 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
         let caller = Caller(request, fs)
         try fs.withInode(parent) { parent in
             let flags = info.pointee.flags & ~directIO | O_CREAT
-            bypassPageCacheIfAsked(info)
             let access = FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE)
             let options = FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE & ~O_NOCTTY)
             let permissions = FilePermissions(rawValue: mode & 0o7777)
@@ -68,13 +74,20 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                 _ = Glibc.close(descriptor.rawValue)
                 throw error
             }
+            // A new file has no capability; its mode may still carry set-id bits.
+            let inode = entry.inode
+            let eligible = mode_t(entry.attributes.mode) & S_IFMT == S_IFREG && mode & (S_ISUID | S_ISGID) == 0
+            let backingID = fs.passthrough.open(inode.nodeID, eligible: eligible) {
+                () throws(Errno) in try fs.openPassthroughBacking(inode)
+            }
+            if backingID == nil { bypassPageCacheIfAsked(info) }
             let id = fs.handles.insert(.init(rawDescriptor: descriptor.rawValue, node: entry.inode.nodeID,
                                              identity: entry.inode.identity, directory: nil))
             fs.cache.openHandle(entry.inode)
             info.pointee.fh = id
             var parameters = fs.entryParameters(entry)
             fs.countKernelLookup(&entry)
-            if fuse_reply_create(request, &parameters, info) != 0 {
+            if !fs.replyCreate(request, &parameters, info, backingID: backingID) {
                 fs.forget(entry.inode.nodeID, count: 1)
                 fs.closeHandle(id)
             }

@@ -49,6 +49,8 @@ public struct MountArguments: Sendable, Equatable {
     public var readdirCache: String?
     /// `--coherence auto|events|timeouts`
     public var coherence: String?
+    /// `--passthrough auto|on|off`
+    public var passthrough: String?
 
     public init(source: String? = nil, mountpoint: String? = nil, mountOptions: [String] = []) {
         self.source = source
@@ -64,6 +66,7 @@ public struct MountArguments: Sendable, Equatable {
             (.entryTimeout, entryTimeout), (.attrTimeout, attrTimeout), (.cacheTimeout, cacheTimeout),
             (.negativeLimit, negativeLimit), (.psiThreshold, psiThresholdMicroseconds), (.threads, threads),
             (.poll, pollMicroseconds), (.readdirCache, readdirCache), (.coherence, coherence),
+            (.passthrough, passthrough),
         ]
         return all.compactMap { setting, value in value.map { (setting, $0) } }
     }

@@ -25,6 +25,7 @@ extension MountConfiguration {
             ("negative dentries", "at most \(negativeDentryLimit)"),
             ("PSI threshold", psi),
             ("readdir cache", readdirCache ? "on (the kernel keeps listings)" : "off (every listing reaches slabfs)"),
+            ("passthrough", passthrough.rawValue),
             ("coherence", coherence == .timeouts ? "timeouts"
                 : "\(coherence.rawValue) (with events, timeouts and the kernel cache limit not given take their events defaults)"),
             ("allow_other", allowOther ? "yes" : "no"),

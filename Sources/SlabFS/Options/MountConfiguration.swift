@@ -115,6 +115,12 @@ public struct MountConfiguration: Sendable, Equatable {
     /// filesystem and our privileges allow.
     public var coherence: CoherenceMode
 
+    /// Whether the kernel does regular files' reads and writes on the
+    /// backing file itself (FUSE passthrough, Linux 6.9, CAP_SYS_ADMIN):
+    /// `on` refuses to mount where it cannot, `auto` falls back to serving
+    /// them through the daemon (`--passthrough auto|on|off`).
+    public var passthrough: PassthroughMode
+
     /// The settings given on the command line or in `-o`: the others take
     /// the defaults of the coherence mode in force (`timeoutDefaults`).
     var explicitSettings: Set<Setting> = []
@@ -205,6 +211,7 @@ public struct MountConfiguration: Sendable, Equatable {
         psiThresholdMicroseconds = Self.defaultPSIThresholdMicroseconds
         readdirCache = true
         coherence = .auto
+        passthrough = .auto
         allowOther = false
         readOnly = false
         fileSystemName = source
@@ -274,6 +281,11 @@ public struct MountConfiguration: Sendable, Equatable {
         }
         return escaped
     }
+}
+
+/// `--passthrough`: see `MountConfiguration.passthrough`.
+public enum PassthroughMode: String, Sendable, CaseIterable {
+    case auto, on, off
 }
 
 /// `--coherence`: see `MountConfiguration.coherence`.

@@ -3,7 +3,7 @@
 enum Setting: CaseIterable {
     case cacheSize, eviction, migrate, pageSize, kernelCacheLimit
     case entryTimeout, attrTimeout, cacheTimeout, negativeLimit, psiThreshold, threads, poll, readdirCache
-    case coherence
+    case coherence, passthrough
 
     /// The `-o` key.
     var optionKey: String {
@@ -22,6 +22,7 @@ enum Setting: CaseIterable {
         case .poll: "poll_us"
         case .readdirCache: "readdir_cache"
         case .coherence: "coherence"
+        case .passthrough: "passthrough"
         }
     }
 
@@ -42,6 +43,7 @@ enum Setting: CaseIterable {
         case .poll: "--poll-us"
         case .readdirCache: "--readdir-cache"
         case .coherence: "--coherence"
+        case .passthrough: "--passthrough"
         }
     }
 
@@ -62,6 +64,7 @@ enum Setting: CaseIterable {
         case .poll: "poll time"
         case .readdirCache: "readdir cache setting"
         case .coherence: "coherence mode"
+        case .passthrough: "passthrough mode"
         }
     }
 
@@ -74,6 +77,7 @@ enum Setting: CaseIterable {
         case .kernelCacheLimit, .negativeLimit, .psiThreshold, .threads, .poll: "N"
         case .entryTimeout, .attrTimeout, .cacheTimeout: "SECONDS"
         case .coherence: "auto|events|timeouts"
+        case .passthrough: "auto|on|off"
         }
     }
 
@@ -138,6 +142,9 @@ enum Setting: CaseIterable {
         case .coherence:
             guard let mode = CoherenceMode(rawValue: text) else { return "use auto, events or timeouts" }
             configuration.coherence = mode
+        case .passthrough:
+            guard let mode = PassthroughMode(rawValue: text) else { return "use auto, on or off" }
+            configuration.passthrough = mode
         }
         return nil
     }

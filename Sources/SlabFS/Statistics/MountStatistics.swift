@@ -17,10 +17,12 @@ public struct MountStatistics: Codable, Sendable {
     public var coherence: CoherenceStatistics?
     /// Requests received by name, and `total` (one request thread only).
     public var requests: [String: Int]?
+    /// Whether the kernel does regular files' I/O itself, and how much.
+    public var passthrough: PassthroughStatistics?
 
     public init(cache: DCacheStatistics, daemonRSSBytes: Int, kernelHeldInodes: Int, configuration: [String: String],
                 requestLoop: RequestLoopStatistics? = nil, coherence: CoherenceStatistics? = nil,
-                requests: [String: Int]? = nil) {
+                requests: [String: Int]? = nil, passthrough: PassthroughStatistics? = nil) {
         self.cache = cache
         self.daemonRSSBytes = daemonRSSBytes
         self.kernelHeldInodes = kernelHeldInodes
@@ -28,6 +30,7 @@ public struct MountStatistics: Codable, Sendable {
         self.requestLoop = requestLoop
         self.coherence = coherence
         self.requests = requests
+        self.passthrough = passthrough
     }
 }
 
