@@ -44,7 +44,6 @@ let package = Package(
             dependencies: [
                 "SlabFS", "DCache", "Slab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -2,10 +2,17 @@
 # Runs every test slabfs has: the unit tests (XCTest and Swift Testing, with
 # the Swift mount tests among them), the same tests under ThreadSanitizer and
 # AddressSanitizer, and the mount-test suites (mount-tests/run.sh). README.md gives this as the test command; .ci/run calls it.
+# It first installs the Debian packages the tests need (scripts/packages.sh;
+# nothing when they are there), so a fresh machine needs no other set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=packages.sh
+source scripts/packages.sh
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages the build and the tests need"
+slabfs_need_packages "${SLABFS_PACKAGES[@]}" "${SLABFS_TEST_PACKAGES[@]}"
 
 step "unit tests (debug build)"
 swift test
@@ -26,5 +33,10 @@ done
 
 step "mount tests (the release binary over scratch directories)"
 mount-tests/run.sh
+
+# Passthrough is on by default where the kernel allows it: the suites that
+# move data run once more with the daemon serving every read and write.
+step "data, reclaim and stress suites with --passthrough off"
+MT_SLABFS_ARGS="--passthrough off" mount-tests/run.sh data reclaim stress
 
 step "all tests passed"

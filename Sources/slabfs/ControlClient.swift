@@ -9,15 +9,18 @@ import SystemPackage
 /// Talks to a mounted slabfs through its control attributes on the root.
 struct ControlClient {
     let mountpoint: String
+    /// The mountpoint as an absolute path without symbolic links.
+    let resolvedMountpoint: String
     private let root: FileDescriptor
 
     /// Opens the mount's root; fails with one line when the path is not the
     /// root of a slabfs mount.
     init(mountpoint: String) throws(ControlError) {
         self.mountpoint = mountpoint
-        guard Self.isSlabfsMount(mountpoint) else {
+        guard let resolved = Self.resolve(mountpoint), Self.isSlabfsMount(resolved) else {
             throw ControlError("'\(mountpoint)' is not the mountpoint of a slabfs mount")
         }
+        resolvedMountpoint = resolved
         do {
             root = try FileDescriptor.open(FilePath(mountpoint), .readOnly, options: [.directory])
         } catch {
@@ -25,11 +28,15 @@ struct ControlClient {
         }
     }
 
+    static func resolve(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// /proc/self/mountinfo lists the path with a fuse.slabfs type.
     static func isSlabfsMount(_ path: String) -> Bool {
-        guard let resolved = realpath(path, nil) else { return false }
-        defer { free(resolved) }
-        let target = String(cString: resolved)
+        guard let target = resolve(path) else { return false }
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
         for line in text.split(separator: "\n") {
             let halves = line.components(separatedBy: " - ")

@@ -1,24 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import DCache
 import Foundation
 import SlabFS
+import SystemPackage
 
-/// `slabfs stats MOUNTPOINT`: a table like `slabtop --once`.
+/// `slabfs stats MOUNTPOINT`: a table like `slabtop --once`, the JSON as it
+/// is, or the Prometheus text format.
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Show a mount's slab caches and cache counters once.")
+        commandName: "stats", abstract: "Show a mount's slab caches and cache counters once.",
+        discussion: """
+            --format prometheus writes the Prometheus text exposition format; with \
+            --output FILE.prom in node_exporter's textfile collector directory (run \
+            from cron or a timer), node_exporter serves it.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, prometheus
+    }
 
     @Argument(help: "The mountpoint of a slabfs mount.") var mountpoint: String
-    @Flag(help: "Print user.slabfs.stats as it is (JSON).") var json = false
+    @Option(help: "text: a table like slabtop; json: user.slabfs.stats as it is; prometheus: the Prometheus text format.")
+    var format: Format?
+    @Flag(help: "Print user.slabfs.stats as it is (JSON): as --format json.") var json = false
+    @Option(help: ArgumentHelp("Write to FILE instead of standard output: to FILE.tmp first, then renamed, so that a reader never sees half a file.",
+                               valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    func validate() throws {
+        if json, let format, format != .json {
+            throw ValidationError("--json and --format \(format.rawValue) contradict each other")
+        }
+        if let output, output.isEmpty { throw ValidationError("--output needs a file name") }
+    }
 
     func run() throws {
         let client = try ControlClient(mountpoint: mountpoint)
-        if json {
-            print(String(decoding: try client.read("stats"), as: UTF8.self), terminator: "")
-            return
+        let text: String
+        switch format ?? (json ? .json : .text) {
+        case .json:
+            text = String(decoding: try client.read("stats"), as: UTF8.self)
+        case .text:
+            text = StatisticsReport.render(try client.decode(MountStatistics.self, from: "stats"), mountpoint: mountpoint) + "\n"
+        case .prometheus:
+            let stats = try client.decode(MountStatistics.self, from: "stats")
+            text = PrometheusExposition.render(stats, mountpoint: client.resolvedMountpoint)
         }
-        let stats = try client.decode(MountStatistics.self, from: "stats")
-        print(StatisticsReport.render(stats, mountpoint: mountpoint))
+        if let output {
+            try OutputFile.replace(output, with: text)
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+/// A file replaced whole: written as NAME.tmp, then renamed over NAME, so
+/// that a reader (node_exporter's textfile collector) sees the old contents
+/// or the new, never part. Mode 0644 whatever the umask: it is read by
+/// another user.
+enum OutputFile {
+    static func replace(_ path: String, with text: String) throws(ControlError) {
+        let temporary = path + ".tmp"
+        do {
+            let file = try FileDescriptor.open(
+                FilePath(temporary), .writeOnly, options: [.create, .truncate, .noFollow],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            do {
+                try file.closeAfter {
+                    _ = try file.writeAll(Array(text.utf8))
+                    guard fchmod(file.rawValue, 0o644) == 0 else { throw Errno(rawValue: errno) }
+                }
+            } catch {
+                unlink(temporary)
+                throw error
+            }
+        } catch {
+            throw ControlError("cannot write '\(temporary)': \(error)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = Errno(rawValue: errno)
+            unlink(temporary)
+            throw ControlError("cannot rename '\(temporary)' to '\(path)': \(reason)")
+        }
     }
 }
 
