@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # slabfs mount benchmark (issue 7): slabfs (by default, and with
-# --coherence timeouts and --readdir-cache off) against a plain directory,
-# libfuse's passthrough_ll and bindfs (and passthrough_hp, if given) on real
-# mounts, a slabfs-only large round, the reclaim comparison of slabfs's
+# --passthrough off, --coherence timeouts and --readdir-cache off) against a
+# plain directory, libfuse's passthrough_ll and bindfs (and passthrough_hp, if
+# given) on real mounts, with large-file fio rows, a slabfs-only large round, the reclaim comparison of slabfs's
 # eviction policies, and the freshness of each mount: how soon changes made
 # directly in the backing directory show through it. Writes a table (or
 # --json), SVG charts into mount-tests/bench/out/, and PASS/MISS lines for the
@@ -11,6 +11,7 @@
 #   mount-tests/bench.sh [--quick] [--json] [--repetitions R] [--large N]
 #                        [--files N] [--stats N] [--rm-files N]
 #                        [--freshness-changes N] [--passthrough-hp PATH]
+#                        [--io-size SIZE] [--io-runtime S]
 #                        [--only main|large|reclaim|freshness] [--skip PART]
 #                        [--backing tmpfs|ext4-image | --dir DIR]
 #                        [--update-readme-charts] ...
@@ -21,6 +22,15 @@
 #   in the backing directory; 0 skips it.
 # --freshness-changes N: changes of each kind in the freshness part (default
 #   1000; --quick 200).
+# --io-size SIZE: the main comparison ends, in each column's mount, with fio
+#   on one file of SIZE (default 1G, --quick 256M; 0 skips): sequential
+#   write (1 MiB blocks, --end_fsync=1), sequential read (1 MiB, after
+#   drop_caches), 4 KiB random reads (after drop_caches; psync, one job, at
+#   most a quarter of the blocks or --io-runtime S seconds, default 10,
+#   --quick 3); MB/s and IOPS against native, and slabfs's READ/WRITE
+#   requests meanwhile (none with passthrough). slabfs-pt-off is slabfs
+#   --passthrough off, left out (the table says so) if the slabfs binary has
+#   no --passthrough.
 # --passthrough-hp PATH: add libfuse's passthrough_hp as a column (main
 #   comparison, rm -rf reader, freshness). PATH is a passthrough_hp binary, or
 #   a directory holding libfuse's example/passthrough_hp.cc and cxxopts.hpp,
@@ -29,8 +39,8 @@
 # Needs root (mounts, /proc/sys/vm/drop_caches). Builds slabfs in release
 # mode (set SLABFS_BIN to use a binary you built), builds passthrough_ll from
 # the examples libfuse3-dev installs (and passthrough_hp from --passthrough-hp
-# PATH, a source directory), and installs bindfs with apt-get if it is
-# missing. Every mount and daemon is removed on exit, whatever the exit.
+# PATH, a source directory), and installs bindfs and fio with apt-get if they
+# are missing. Every mount and daemon is removed on exit, whatever the exit.
 # KEEP_LOGS=1 keeps the daemons' logs; BENCH_DIR sets where the work
 # directory goes (default $TMPDIR or /tmp).
 set -euo pipefail
@@ -110,9 +120,15 @@ cleanup() {
     if is_mounted "$WORK/fs"; then
         umount "$WORK/fs" 2>/dev/null || { sleep 1; umount "$WORK/fs" 2>/dev/null; } || umount -l "$WORK/fs" 2>/dev/null || true
     fi
+    # The kernel lets go of the loop device (autoclear) after the unmount,
+    # asynchronously: after the fio rows' large writes that took seconds.
+    # Detach it (again) and wait for it, up to 30 s.
     if [[ -f $WORK/ext4.img ]] && losetup -j "$WORK/ext4.img" | grep -q .; then
-        sleep 0.5
-        losetup -j "$WORK/ext4.img" | cut -d: -f1 | xargs -r -n1 losetup -d 2>/dev/null || true
+        for i in $(seq 1 60); do
+            losetup -j "$WORK/ext4.img" | grep -q . || break
+            (( i % 10 == 1 )) && { losetup -j "$WORK/ext4.img" | cut -d: -f1 | xargs -r -n1 losetup -d 2>/dev/null || true; }
+            sleep 0.5
+        done
     fi
     local tree=""
     [[ -f $WORK/rmdir ]] && tree=$(cat "$WORK/rmdir")
@@ -238,11 +254,20 @@ if ! command -v bindfs >/dev/null; then
 fi
 BINDFS=$(command -v bindfs)
 
+# fio (the main comparison's large-file rows)
+if ! command -v fio >/dev/null; then
+    say "installing fio"
+    apt-get install -y fio >>"$WORK/logs/apt.log" 2>&1 \
+        || { apt-get update >>"$WORK/logs/apt.log" 2>&1 && apt-get install -y fio >>"$WORK/logs/apt.log" 2>&1; } \
+        || { tail -20 "$WORK/logs/apt.log" >&2; die "cannot install fio"; }
+fi
+FIO=$(command -v fio)
+
 say "trees in $FS ($(findmnt -n -o FSTYPE,SOURCE --target "$FS"))"
 # The driver runs in the background so that a signal reaches the trap at once;
 # we wait on its PID only (a bare 'wait' would also wait for FUSE daemons).
 "$PYTHON" "$BENCH/driver.py" "$@" --work "$FS" --daemons "$WORK/daemons" --logs "$WORK/logs" --slabfs "$SLABFS" \
-    --passthrough-ll "$WORK/bin/passthrough_ll" "${HP_OPT[@]}" --bindfs "$BINDFS" --outdir "$OUT" --repo "$REPO" &
+    --passthrough-ll "$WORK/bin/passthrough_ll" "${HP_OPT[@]}" --bindfs "$BINDFS" --fio "$FIO" --outdir "$OUT" --repo "$REPO" &
 DRIVER=$!
 set +e
 wait "$DRIVER"

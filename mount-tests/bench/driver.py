@@ -28,6 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fio_rows  # noqa: E402
 import freshness  # noqa: E402
 import rmreader  # noqa: E402
 import svgchart  # noqa: E402
@@ -44,20 +45,28 @@ WORKLOADS = [
     ("stat_cold", "stat, cold"),
     ("list1", "list, first"),
     ("list2", "list, second"),
+    ("openclose", "open+close"),
     ("rw4k", "4 KiB write+read"),
     ("unlink", "unlink"),
 ]
 # "stat, again" comes STAT_AGAIN_DELAY_S after the warm stat: every file
 # once more, within a minute, when 1 s kernel timeouts have all expired.
 STAT_AGAIN_DELAY_S = 2.0
+# The 4 KiB write+read row's target: at most this many times its open+close floor.
+FLOOR_FACTOR = 1.5
 # slabfs's variants, by their extra arguments. slabfs-timeouts is slabfs
 # --coherence timeouts (no fanotify events: short kernel timeouts, its own
 # cache's timeout); slabfs-rdc-off is slabfs --readdir-cache off: the first
 # listing without the kernel's copy of every entry, against the second
-# listing that copy buys.
-SLABFS_VARIANTS = {"slabfs": [], "slabfs-timeouts": ["--coherence", "timeouts"],
+# listing that copy buys; slabfs-pt-off is slabfs --passthrough off: every
+# READ and WRITE through the daemon, beside slabfs's default (passthrough on
+# where the kernel and CAP_SYS_ADMIN allow it).
+SLABFS_VARIANTS = {"slabfs": [], "slabfs-pt-off": ["--passthrough", "off"],
+                   "slabfs-timeouts": ["--coherence", "timeouts"],
                    "slabfs-rdc-off": ["--readdir-cache", "off"]}
-FUSE_TARGETS = ["slabfs", "slabfs-timeouts", "slabfs-rdc-off", "passthrough_ll", "bindfs"]
+FUSE_TARGETS = ["slabfs", "slabfs-pt-off", "slabfs-timeouts", "slabfs-rdc-off", "passthrough_ll", "bindfs"]
+# Columns without the fio rows, and why.
+IO_SKIP = {"slabfs-rdc-off": "the readdir cache does not touch file I/O"}
 OPTIONAL_TARGETS = ["passthrough_hp"]  # with --passthrough-hp
 PARTS = ["main", "large", "reclaim", "freshness"]
 
@@ -67,7 +76,16 @@ def optional_targets(a):
 
 
 def fuse_targets(a):
-    return FUSE_TARGETS + optional_targets(a)
+    return [t for t in FUSE_TARGETS + optional_targets(a) if t not in getattr(a, "skip_targets", {})]
+
+
+def slabfs_has_option(slabfs, option):
+    """Does this slabfs binary know a mount option (its mount --help lists it)?"""
+    try:
+        r = subprocess.run([slabfs, "mount", "--help"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in r.stdout + r.stderr
 
 
 def log(*a):
@@ -306,7 +324,7 @@ def tree(root, n, ndirs=NDIRS):
 
 
 def op_count(key, n):
-    return RW_FILES * 2 if key == "rw4k" else n
+    return RW_FILES * 2 if key in ("rw4k", "openclose") else n
 
 
 def run_phases(root, n, daemon=None, on_point=None):
@@ -377,6 +395,25 @@ def run_phases(root, n, daemon=None, on_point=None):
     buf = b"s" * BLOCK
     wflags = os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC
     rflags = os.O_RDONLY | os.O_CLOEXEC
+    # The floor of the 4 KiB write+read row: the same files, still empty,
+    # each opened and closed twice as that row does (O_WRONLY, then
+    # O_RDONLY), with no data: the open/close round trips alone.
+    oflags = os.O_WRONLY | os.O_CLOEXEC
+    if on_point:
+        on_point("before_openclose")
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in chosen:
+        cl(op(f, oflags))
+    for f in chosen:
+        cl(op(f, rflags))
+    t["openclose"] = time.perf_counter() - t0
+    cpu["openclose"] = sample() - c0
+    if on_point:
+        on_point("after_openclose")
+
+    if on_point:
+        on_point("before_rw4k")
     c0 = sample()
     t0 = time.perf_counter()
     for f in chosen:
@@ -395,6 +432,8 @@ def run_phases(root, n, daemon=None, on_point=None):
     t["rw4k"] = tw + tr
     t["write4k"], t["read4k"] = tw, tr
     cpu["rw4k"] = sample() - c0
+    if on_point:
+        on_point("after_rw4k")
 
     unlink = os.unlink
     c0 = sample()
@@ -472,13 +511,34 @@ class Bench:
         os.rmdir(root)
         os.sync()
 
-    def one_run(self, target, n, rep):
-        """Returns a dict with times and memory for one target, one repetition."""
+    def io_rows(self, res, target, root, rep, stats=None):
+        """The fio rows (fio_rows) on root, into res["io"]; a failure is an
+        error of the run but keeps the other workloads' figures."""
+        a = self.a
+        if not a.io_size or target in IO_SKIP:
+            return
+        try:
+            res["io"] = fio_rows.run(root, a.fio, a.io_size, a.io_runtime, stats=stats, deltas=request_deltas,
+                                     passthrough=lambda st: dig(st, "passthrough", "cache.passthrough"))
+            log("    " + fio_rows.line(res["io"]))
+        except Interrupted:
+            raise
+        except Exception as e:
+            msg = f"{target} (rep {rep}), fio rows: {type(e).__name__}: {e}"
+            log(f"    ERROR: {msg}")
+            res["io_error"] = msg
+            self.errors.append({"round": "main, fio rows", "target": target, "rep": rep, "error": msg})
+
+    def one_run(self, target, n, rep, io=False):
+        """Returns a dict with times and memory for one target, one
+        repetition (and with io, the fio rows after the other workloads)."""
         res = {"target": target, "n": n, "rep": rep}
         os.sync()  # start from a clean page cache: no writeback of the last run under this one
         if target == "native":
             root = self.fresh(f"native-r{rep}")
             res["times"] = run_phases(root, n)
+            if io:
+                self.io_rows(res, target, root, rep)
             return res
         src = self.fresh(f"{target}-src-r{rep}")
         mnt = self.fresh(f"{target}-mnt-r{rep}")
@@ -505,6 +565,11 @@ class Bench:
                 alive = d.alive()
                 raise RuntimeError(f"{target} (n={n}, rep {rep}): {type(e).__name__}: {e}; daemon "
                                    f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
+            if io:
+                self.io_rows(res, target, mnt, rep, stats=(lambda: slabfs_stats(mnt)) if slabfs else None)
+                if not d.alive():
+                    raise RuntimeError(f"{target} (n={n}, rep {rep}): the daemon died during the fio rows "
+                                       f"(status {d.proc.returncode})\n{d.log_tail()}")
             if slabfs:
                 stats["end"] = slabfs_stats(mnt)
         res["rss"] = {k: v[0] for k, v in points.items()}
@@ -535,16 +600,26 @@ class Bench:
                 "configuration": dig(stats.get("after_mount", {}), "configuration"),
             }
             res["requests_stat_again"] = request_deltas(stats["before_stat_again"], stats["after_stat_again"])
+            res["requests_openclose"] = request_deltas(stats["before_openclose"], stats["after_openclose"])
+            res["requests_rw4k"] = request_deltas(stats["before_rw4k"], stats["after_rw4k"])
+            res["passthrough"] = dig(stats["end"], "passthrough", "cache.passthrough")
         return res
 
-    def round(self, targets, n, reps, label):
+    def round(self, targets, n, reps, label, io=False):
         runs = {t: [] for t in targets}
         self.warm_up(min(n, 20000))
+        if io:
+            root = self.fresh("io-warm-up")
+            try:
+                fio_rows.warm_up(root, self.a.fio, self.a.io_size)
+            except Exception as e:  # the rows themselves will say what is wrong
+                log(f"[{label}] fio warm-up failed: {e}")
+            os.rmdir(root)
         for rep in range(1, reps + 1):
             for t in targets:
                 log(f"[{label}] rep {rep}/{reps}: {t}, {n} files")
                 try:
-                    r = self.one_run(t, n, rep)
+                    r = self.one_run(t, n, rep, io)
                     runs[t].append(r)
                     tm = r["times"]
                     log("    " + "  ".join(f"{k} {tm[k]:.3f}s" for k, _ in WORKLOADS)
@@ -802,14 +877,31 @@ def summarize(runs, n):
             if reqs:
                 e["stat_again_requests"] = statistics.median(q["pass"] for q in reqs)
                 e["stat_again_requests_all"] = reqs
+            for key in ("requests_openclose", "requests_rw4k"):
+                reqs = [r[key] for r in rs if r.get(key)]
+                if reqs:  # medians of the names that matter here; every name per repetition under _all
+                    e[key] = {k: statistics.median(q.get(k, 0) for q in reqs)
+                              for k in ("read", "write", "open", "release", "flush", "getattr", "setattr",
+                                        "lookup", "pass")}
+                    e[key + "_all"] = reqs
+            pts = [r["passthrough"] for r in rs if r.get("passthrough") is not None]
+            if pts:
+                e["passthrough"] = pts[-1]
             notes = [r["stop_note"] for r in rs if r.get("stop_note")]
             if notes:
                 e["stop_notes"] = notes
+        io = fio_rows.summarize([r.get("io") for r in rs])
+        if io:
+            e["io"] = io
+        errs = [r["io_error"] for r in rs if r.get("io_error")]
+        if errs:
+            e["io_errors"] = errs
         out["targets"][t] = e
     nat = out["targets"].get("native", {}).get("median_s")
     for t, e in out["targets"].items():
         if nat and "median_s" in e:
             e["ratio"] = {k: (nat[k] / e["median_s"][k]) if e["median_s"][k] > 0 else None for k, _ in WORKLOADS}
+    fio_rows.ratios(out["targets"])
     return out
 
 
@@ -837,7 +929,7 @@ def fmt_ratio(v):
 
 def table_round(rnd, title, reps):
     lines = [f"{title}: {rnd['n']} files in {NDIRS} directories, median of {reps} repetition(s); "
-             f"ops/s (ratio to native)"]
+             f"ops/s (ratio to native)" + ("; the fio rows in MB/s or IOPS as named" if fio_rows.present(rnd) else "")]
     targets = [t for t in ["native"] + FUSE_TARGETS + OPTIONAL_TARGETS if t in rnd["targets"]]
     w0 = 18
     header = "  " + "workload".ljust(w0) + "".join(t.rjust(22) for t in targets)
@@ -854,6 +946,8 @@ def table_round(rnd, title, reps):
                 cell += f" ({fmt_ratio(e.get('ratio', {}).get(k))})"
             row += cell.rjust(22)
         lines.append(row)
+    lines += fio_rows.rows(rnd, targets, w0, 22, fmt_ratio)
+    lines += fio_rows.passthrough_row(rnd, targets, w0, 22)
     row = "  " + "RSS/cached inode".ljust(w0) + "".rjust(22 if "native" in targets else 0)
     for t in targets:
         if t == "native":
@@ -876,6 +970,8 @@ def table_round(rnd, title, reps):
         v = rnd["targets"][t].get("stat_again_requests")
         row += (f"{v:.0f} ({100 * v / rnd['n']:.1f}%)" if v is not None else "-").rjust(22)
     lines.append(row)
+    if any(rnd["targets"][t].get("requests_rw4k") for t in targets):
+        lines += fio_rows.request_rows(rnd, targets, w0, 22)
     lines.append("  daemon CPU per operation, us (user + system, every thread; from 10 ms clock ticks, so short workloads are coarse)")
     for k, label in WORKLOADS:
         row = "  " + ("  " + label).ljust(w0) + "".rjust(22 if "native" in targets else 0)
@@ -899,6 +995,18 @@ def table_round(rnd, title, reps):
                  f"requests, again: FUSE requests the daemon received during \"stat, again\" ({STAT_AGAIN_DELAY_S:g} s "
                  "after the warm stat; (% of the files); from user.slabfs.stats, so slabfs only; its own GETXATTRs "
                  "not counted))")
+    lines.append(f"  (open+close: the {RW_FILES} files of the 4 KiB write+read row, still empty, each opened O_WRONLY and "
+                 f"closed, then each opened O_RDONLY and closed ({2 * RW_FILES} pairs, no data: the open/close round trips "
+                 f"that row needs), right before it; 4 KiB write+read: the same files, each opened O_WRONLY|O_TRUNC, "
+                 f"written 4 KiB and closed, then each opened O_RDONLY, read and closed; both in ops/s of {2 * RW_FILES} "
+                 f"opens)")
+    if rnd.get("io_config"):
+        lines.append(fio_rows.notes(rnd["io_config"]))
+        skipped = {t: why for t, why in rnd.get("io_skipped", {}).items() if t in targets}
+        if skipped:
+            lines.append("  (no fio rows for " + "; ".join(f"{t}: {why}" for t, why in skipped.items()) + ")")
+    for t, why in (rnd.get("skipped_targets") or {}).items():
+        lines.append(f"  {t}: not run ({why})")
     return "\n".join(lines)
 
 
@@ -1015,6 +1123,25 @@ def targets_check(main, rec, skip=()):
         add("second stat pass sends <= 1% of files as requests", v is not None and v <= 0.01 * n,
             (f"slabfs {v:.0f} requests for {n} files ({100 * v / n:.2f}%)" if v is not None
              else "no request counts (user.slabfs.stats has no requests object)") + other)
+    if "ops_per_s" in s:
+        # The 4 KiB write+read row against the open/close round trips it needs.
+        rw, oc = s["median_s"]["rw4k"], s["median_s"]["openclose"]
+        add(f"4 KiB write+read within {FLOOR_FACTOR:g}x of the open+close floor (slabfs's time for the {RW_FILES} files, "
+            f"each opened twice: O_WRONLY|O_TRUNC, 4 KiB written, closed; O_RDONLY, read, closed, <= {FLOOR_FACTOR:g} x its "
+            f"open+close time for the same files, each opened and closed twice, O_WRONLY then O_RDONLY, no data)",
+            oc > 0 and rw <= FLOOR_FACTOR * oc,
+            f"slabfs {1e6 * rw / RW_FILES:.0f} us per file vs {1e6 * oc / RW_FILES:.0f} us for its 2 open+close pairs "
+            f"({rw / oc if oc else float('inf'):.2f}x)"
+            + "".join(f"; {t} at {ts[t]['median_s']['rw4k'] / ts[t]['median_s']['openclose']:.2f}x"
+                      for t in ("slabfs-pt-off", "passthrough_hp")
+                      if "median_s" in ts.get(t, {}) and ts[t]["median_s"]["openclose"] > 0))
+        if "ops_per_s" in hp:
+            mine, theirs = s["ops_per_s"]["rw4k"] or 0, hp["ops_per_s"]["rw4k"] or 0
+            add("4 KiB write+read >= 1x passthrough_hp", mine >= theirs,
+                f"slabfs {fmt_rate(mine)}/s vs passthrough_hp {fmt_rate(theirs)}/s "
+                f"({mine / theirs if theirs else float('inf'):.2f}x)")
+    if main:
+        checks.extend(fio_rows.checks(main))
     if s.get("rss_per_inode") is not None:
         v = s["rss_per_inode"]
         add("slabfs daemon memory per cached inode <= 192 B", v <= 192, f"{v:.0f} B per inode (RSS delta / files)")
@@ -1059,6 +1186,9 @@ def charts(result, outdir):
         series = [t for t in FUSE_TARGETS + OPTIONAL_TARGETS if "ratio" in ts.get(t, {})]
         groups = [label for _, label in WORKLOADS]
         values = [[ts[t]["ratio"][k] for k, _ in WORKLOADS] for t in series]
+        io_groups, io_values = fio_rows.chart(main, series)
+        groups += io_groups
+        values = [v + w for v, w in zip(values, io_values)]
         p = os.path.join(outdir, "throughput.svg")
         svgchart.grouped_bars(
             p, "Throughput relative to native (" + ("tmpfs" if result["config"].get("backing") == "tmpfs" and not result["config"].get("dir") else "disk") + ")",
@@ -1123,7 +1253,9 @@ OPTIONS_NOTE = f"""mount options (kernel-cache-relevant):
                   default_permissions, readdirplus (auto), cache_readdir+keep_cache on directories, keep_cache on files,
                   no writeback cache, no FLUSH after the first over a local filesystem, one request thread
                   (--threads 1) that polls for the next request up to 100 us after a reply (--poll-us; what that costs
-                  shows in the daemon CPU rows)
+                  shows in the daemon CPU rows), --passthrough auto: the kernel reads and writes regular files itself
+                  on the backing file (Linux 6.9+, CAP_SYS_ADMIN; the passthrough row says what the mount got)
+  slabfs-pt-off   slabfs with --passthrough off: every READ and WRITE reaches the daemon
   slabfs-timeouts slabfs with --coherence timeouts: no events; entry/attr timeout 1 s (the kernel's) and its own cache's
                   timeout (--cache-timeout, 60 s)
   slabfs-rdc-off  slabfs with --readdir-cache off: no cache_readdir/keep_cache on directories, every listing reaches it
@@ -1147,11 +1279,15 @@ def main():
         description="slabfs against native, passthrough_ll, bindfs (and passthrough_hp), slabfs's reclaim policies, "
                     "and how soon changes behind the mount show through it, on real mounts.",
         epilog="""parts:
-  main       native, slabfs, slabfs-timeouts (--coherence timeouts), slabfs-rdc-off (--readdir-cache off),
-             passthrough_ll, bindfs (and passthrough_hp with --passthrough-hp): create N files in 100 directories,
-             stat (warm; again 2 s later, with the FUSE requests that pass sent to slabfs; cold after sync +
-             drop_caches), list every directory twice, 4 KiB write+read of 2000 files, unlink; medians of R
-             repetitions, ratios to native, daemon RSS per cached inode and descriptors. Then the reader's stat
+  main       native, slabfs, slabfs-pt-off (--passthrough off), slabfs-timeouts (--coherence timeouts),
+             slabfs-rdc-off (--readdir-cache off), passthrough_ll, bindfs (and passthrough_hp with --passthrough-hp):
+             create N files in 100 directories, stat (warm; again 2 s later, with the FUSE requests that pass sent
+             to slabfs; cold after sync + drop_caches), list every directory twice, open+close of 2000 files twice
+             (the floor of the next row), 4 KiB write+read of the same 2000 files, unlink; then in the same mount
+             fio on one --io-size file (1 GiB): sequential write (1 MiB, --end_fsync=1), sequential read (1 MiB,
+             after drop_caches), 4 KiB random reads (after drop_caches; psync, one job), MB/s and IOPS (not for
+             slabfs-rdc-off); medians of R repetitions, ratios to native, slabfs's READ/WRITE requests during the
+             4 KiB write+read and fio rows, daemon RSS per cached inode and descriptors. Then the reader's stat
              latency, idle and while rm -rf removes --rm-files files directly in the backing directory
   large      the same with N=--large files, native and slabfs only, one repetition
   reclaim    slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
@@ -1167,10 +1303,11 @@ through drop_caches), --dir DIR a plain directory. Everything is unmounted on ex
 stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}.
 --passthrough-hp PATH adds libfuse's passthrough_hp (a binary, or a directory holding passthrough_hp.cc and
 cxxopts.hpp, which bench.sh builds) to the main comparison, the rm -rf reader and the freshness part.
+A slabfs without --passthrough (built before it) runs without the slabfs-pt-off column; the table says so.
 Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 2000 files, 1 repetition, small reclaim tree, 10000 files under rm -rf, "
-                         "200 freshness changes per kind")
+                         "200 freshness changes per kind, a 256 MiB fio file")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout (the table goes to stderr)")
     ap.add_argument("--files-main", "-n", type=int, dest="n", help="files in the main comparison (default 19000)")
     ap.add_argument("--large", type=int, metavar="N", help="files in the slabfs-only large round (default 200000; 0 skips it)")
@@ -1199,6 +1336,13 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
                          "0 skips it)")
     ap.add_argument("--freshness-changes", type=int, metavar="N",
                     help="changes per kind in the freshness part (default 1000)")
+    ap.add_argument("--io-size", metavar="SIZE",
+                    help="the file of the fio rows in the main comparison (sequential write, sequential read, 4 KiB "
+                         "random read), e.g. 1G, 256M (default 1G; --quick 256M; 0 skips the rows)")
+    ap.add_argument("--io-runtime", type=float, metavar="S",
+                    help="the most seconds the 4 KiB random read row runs (it stops sooner after reading a quarter "
+                         "of the file's blocks; default 10, --quick 3)")
+    ap.add_argument("--fio", default=shutil.which("fio") or "fio", help=argparse.SUPPRESS)
     ap.add_argument("--update-readme-charts", action="store_true", help="copy the SVG charts to docs/charts/")
     ap.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--backing", choices=["tmpfs", "ext4-image"], default="ext4-image",
@@ -1230,6 +1374,20 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
         a.rm_files = 10000 if a.quick else 100000
     if a.freshness_changes is None:
         a.freshness_changes = 200 if a.quick else 1000
+    if a.io_size is None:
+        a.io_size = fio_rows.QUICK_SIZE if a.quick else fio_rows.DEFAULT_SIZE
+    else:
+        try:
+            a.io_size = fio_rows.parse_size(a.io_size)
+        except ValueError as e:
+            ap.error(f"--io-size {e}")
+        why = fio_rows.check_size(a.io_size)
+        if why:
+            ap.error(f"--io-size {a.io_size} bytes: {why}")
+    if a.io_runtime is None:
+        a.io_runtime = fio_rows.QUICK_RUNTIME_S if a.quick else fio_rows.DEFAULT_RUNTIME_S
+    if a.io_runtime <= 0:
+        ap.error("--io-runtime must be above 0")
     for name in ("n", "repetitions", "files", "stats", "freshness_changes"):
         if getattr(a, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -1253,6 +1411,14 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     if a.passthrough_hp and not a.passthrough_hp_bin:
         ap.error(f"--passthrough-hp {a.passthrough_hp}: a source directory, which bench.sh builds (run bench.sh)")
     a.work = os.path.abspath(a.work)  # passthrough_hp wants an absolute mountpoint
+    if a.io_size and "main" not in a.skip and not fio_rows.available(a.fio):
+        ap.error("fio is missing (apt-get install fio), or --io-size 0 skips the fio rows")
+    # A slabfs without --passthrough (one built before it) runs without the
+    # slabfs-pt-off column, and the table says so.
+    a.skip_targets = {}
+    if not slabfs_has_option(a.slabfs, "--passthrough"):
+        a.skip_targets["slabfs-pt-off"] = f"{a.slabfs} has no --passthrough option (its mount --help does not list it)"
+        log(f"note: slabfs-pt-off not run: {a.skip_targets['slabfs-pt-off']}")
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -1263,7 +1429,8 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
                          "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts,
                          "backing": a.backing, "dir": a.dir, "reclaim_pinned": not a.reclaim_unpinned,
                          "rm_files": a.rm_files, "freshness_changes": a.freshness_changes,
-                         "passthrough_hp": a.passthrough_hp,
+                         "passthrough_hp": a.passthrough_hp, "io_size": a.io_size, "io_runtime_s": a.io_runtime,
+                         "skipped_targets": a.skip_targets,
                          "freshness": {"batch": freshness.BATCH, "limit_s": freshness.LIMIT_S,
                                        "window_s": freshness.WINDOW_S, "settle_s": freshness.SETTLE_S},
                          "argv": {t: b.argv(t, "SRC", "MNT") for t in fuse_targets(a)}},
@@ -1272,6 +1439,8 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
         # Real directories: --dry-run checks them. What each variant would get.
         src, mnt = b.fresh("dry-run-src"), b.fresh("dry-run-mnt")
         for t in SLABFS_VARIANTS:
+            if t in a.skip_targets:
+                continue
             r = subprocess.run(b.argv(t, src, mnt, ["--dry-run"]), capture_output=True, text=True)
             out = (r.stdout + r.stderr).strip().replace(src, "SRC").replace(mnt, "MNT")
             result["slabfs_dry_run" if t == "slabfs" else f"{t}_dry_run"] = out
@@ -1280,7 +1449,12 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     status = 0
     try:
         if "main" not in a.skip:
-            result["main"] = b.round(["native"] + fuse_targets(a), a.n, a.repetitions, "main")
+            result["main"] = b.round(["native"] + fuse_targets(a), a.n, a.repetitions, "main", io=bool(a.io_size))
+            if a.io_size:
+                result["main"]["io_config"] = fio_rows.config(a.fio, a.io_size, a.io_runtime)
+                result["main"]["io_skipped"] = IO_SKIP
+            if a.skip_targets:
+                result["main"]["skipped_targets"] = a.skip_targets
             if a.rm_files > 0:
                 result["rm_reader"] = rmreader.run(
                     b, ["native", "slabfs", "slabfs-timeouts", "bindfs", "passthrough_ll"] + optional_targets(a),
