@@ -205,11 +205,13 @@ extension FileSystem {
     /// After a write, fallocate or copy into an open file: our attributes
     /// are stale, and a setuid or setgid file written by another user loses
     /// those bits as on a native filesystem. The daemon writes with its own
-    /// credentials (CAP_FSETID), so the backing filesystem keeps them; the
-    /// kernel's FUSE client kills S_ISUID, and S_ISGID only with
-    /// group-execute, before the write (a SETATTR, Attributes.swift), and
-    /// misses an S_ISGID file without group-execute whose writer is not in
-    /// its group. The cached mode says whether to look: no cost for others.
+    /// credentials (CAP_FSETID), so the backing filesystem keeps them.
+    /// Without passthrough the kernel's FUSE client kills S_ISUID, and
+    /// S_ISGID only with group-execute, before the write (a SETATTR,
+    /// Attributes.swift), and misses an S_ISGID file without group-execute
+    /// whose writer is not in its group; with passthrough it negotiated
+    /// FUSE_HANDLE_KILLPRIV_V2 and leaves all of it to us. The cached mode
+    /// says whether to look: no cost for other files.
     func wrote(_ node: fuse_ino_t, through descriptor: FileDescriptor, for request: fuse_req_t?) {
         let cachedMode = cache.invalidateAttributes(NodeID(node)) ?? 0
         guard cachedMode & 0o6000 != 0, runsAsCaller, let credentials = Caller(request, self).credentials,
