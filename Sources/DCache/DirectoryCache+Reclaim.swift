@@ -45,38 +45,70 @@ extension DirectoryCache {
     /// when it falls short, asks for kicks of entries only the kernel holds
     /// (unless `mayKick` is false). Safe while lookups, inserts and removes
     /// run on other threads.
+    ///
+    /// An explicit request (`.explicit`: `user.slabfs.reclaim`, `slabfs
+    /// reclaim`) frees what it asks for when it is free to take, as the
+    /// kernel's drop_caches loops its shrinkers until they stop making
+    /// progress: the first pass frees objects not used since the last call
+    /// and spends the others' second chances; further passes, each a new
+    /// call for recency, take those too, until the target is met or a pass
+    /// frees nothing. So recency still decides the order: the hot set goes
+    /// last, and only when the request cannot be met without it. Budget and
+    /// PSI reclaim stay one pass (their pressure comes back if it persists).
     @discardableResult
     public func reclaim(pages target: Int, source: PressureSource = .explicit, mayKick: Bool = true) -> ReclaimReport {
         reclaimLock.withLock {
-            let (policy, migrate) = settings.withLock { ($0.eviction, $0.migrate) }
-            // A new epoch: second chances spent in earlier calls expire.
-            var epoch = reclaimEpoch.load(ordering: .relaxed) &+ 1
-            if epoch & 0xFFFF == 0 { epoch &+= 1 }
-            reclaimEpoch.store(epoch, ordering: .relaxed)
             counters.bump(source.counter)
-            counters.bump(.reclaimPasses)
-            let before = residentPages
-            let evictedBefore = (counters.value(.evictedInodes), counters.value(.evictedDentries))
-            let movesBefore = counters.value(.moves)
             let start = clock.nanoseconds()
-            var report = ReclaimReport(policy: policy.rawValue + (policy == .page && migrate ? "+migrate" : ""),
-                                       source: source.rawValue, pagesWanted: target)
-            switch policy {
-            case .page: report.rounds = reclaimByPage(target: target, migrate: migrate, before: before)
-            case .lru: report.rounds = reclaimByLRU(target: target, before: before)
+            var report = reclaimPass(target: target, source: source)
+            var passes = 1
+            while source == .explicit && report.pagesFreed < target && passes < Self.explicitPassLimit {
+                let more = reclaimPass(target: target - report.pagesFreed, source: source)
+                passes += 1
+                report.pagesFreed += more.pagesFreed
+                report.inodesEvicted += more.inodesEvicted
+                report.dentriesEvicted += more.dentriesEvicted
+                report.moves += more.moves
+                report.rounds += more.rounds
+                if more.pagesFreed == 0 && more.evicted == 0 { break }
             }
-            report.pagesFreed = max(0, before - residentPages)
-            report.inodesEvicted = counters.value(.evictedInodes) - evictedBefore.0
-            report.dentriesEvicted = counters.value(.evictedDentries) - evictedBefore.1
-            report.moves = counters.value(.moves) - movesBefore
+            report.pagesWanted = target
             if report.pagesFreed < target && mayKick {
                 report.kicksRequested = requestKicks(max: settings.withLock { $0.kicksPerPass })
             }
             report.milliseconds = Double(clock.nanoseconds() - start) / 1e6
-            counters.bump(.pagesReclaimed, by: report.pagesFreed)
             settings.withLock { $0.lastReclaim = report }
             return report
         }
+    }
+
+    /// Passes an explicit request makes at most: the second takes what the
+    /// first protected; a third takes what concurrent use protected again.
+    static let explicitPassLimit = 4
+
+    /// One reclaim call: a new recency epoch, one walk under the policy.
+    private func reclaimPass(target: Int, source: PressureSource) -> ReclaimReport {
+        let (policy, migrate) = settings.withLock { ($0.eviction, $0.migrate) }
+        // A new epoch: second chances spent in earlier calls expire.
+        var epoch = reclaimEpoch.load(ordering: .relaxed) &+ 1
+        if epoch & 0xFFFF == 0 { epoch &+= 1 }
+        reclaimEpoch.store(epoch, ordering: .relaxed)
+        counters.bump(.reclaimPasses)
+        let before = residentPages
+        let evictedBefore = (counters.value(.evictedInodes), counters.value(.evictedDentries))
+        let movesBefore = counters.value(.moves)
+        var report = ReclaimReport(policy: policy.rawValue + (policy == .page && migrate ? "+migrate" : ""),
+                                   source: source.rawValue, pagesWanted: target)
+        switch policy {
+        case .page: report.rounds = reclaimByPage(target: target, migrate: migrate, before: before)
+        case .lru: report.rounds = reclaimByLRU(target: target, before: before)
+        }
+        report.pagesFreed = max(0, before - residentPages)
+        report.inodesEvicted = counters.value(.evictedInodes) - evictedBefore.0
+        report.dentriesEvicted = counters.value(.evictedDentries) - evictedBefore.1
+        report.moves = counters.value(.moves) - movesBefore
+        counters.bump(.pagesReclaimed, by: report.pagesFreed)
+        return report
     }
 
     /// Without migration: one walk over the dentry slabs, then the inode

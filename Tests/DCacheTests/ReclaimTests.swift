@@ -359,3 +359,52 @@ struct UnlinkedTests {
         #expect(cache.isCached(id))
     }
 }
+
+@Suite("An explicit reclaim frees what it asks for")
+struct ExplicitReclaimTests {
+    /// 4,096 files, every one just looked up (its referenced bit set), none
+    /// held: all of it is free to take.
+    private func recentlyUsedCache(_ eviction: DirectoryCache.EvictionPolicy) throws -> DirectoryCache {
+        let cache = try makeCache { $0.eviction = eviction }
+        try makeRoot(cache)
+        try populate(cache, files: 4096)
+        for i in 0..<4096 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        return cache
+    }
+
+    @Test("more pages than the cache holds: one call frees nearly every slab, though every object was just used",
+          arguments: [DirectoryCache.EvictionPolicy.page, .lru])
+    func everything(eviction: DirectoryCache.EvictionPolicy) throws {
+        let cache = try recentlyUsedCache(eviction)
+        let before = cache.residentPages
+        let report = cache.reclaim(pages: 1_000_000)
+        #expect(Double(report.pagesFreed) >= 0.9 * Double(before), "freed \(report.pagesFreed) of \(before)")
+        #expect(cache._invariantViolations() == [])
+    }
+
+    @Test("a few pages of a recently used cache: freed, unreferenced objects first")
+    func aFewPages() throws {
+        let cache = try recentlyUsedCache(.page)
+        // Some objects were not used since: they are the ones to go.
+        try populate(cache, files: 512, firstInode: 100_000, prefix: "cold")
+        for i in 0..<4096 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        let report = cache.reclaim(pages: 4)
+        #expect(report.pagesFreed >= 4)
+        var hotSurvivors = 0
+        for i in 0..<4096 {
+            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
+                hotSurvivors += 1
+                hit.release()
+            }
+        }
+        #expect(hotSurvivors == 4096, "a hot entry went while cold ones could")
+    }
+
+    @Test("budget reclaim stays one pass: the hot set keeps its second chance")
+    func budgetIsOnePass() throws {
+        let cache = try recentlyUsedCache(.page)
+        let before = cache.residentPages
+        let report = cache.reclaim(pages: 1_000_000, source: .budget)
+        #expect(report.pagesFreed < before / 2, "freed \(report.pagesFreed) of \(before)")
+    }
+}

@@ -47,6 +47,9 @@ final class EventWatcher: @unchecked Sendable {
     /// Identities of handles decoded by system call, for the next event.
     private var identities: [BackingFileHandle: CacheIdentity] = [:]
     private static let rememberedIdentities = 4096
+    /// 2 ms: at most 500 wake-ups a second, well inside the 50 ms a change
+    /// behind the mount may take to show.
+    private static let gatherMicroseconds: UInt32 = 2_000
 
     init(watch: BackingWatch, cache: DirectoryCache, coherence: Coherence,
          inPassthrough: @escaping @Sendable (NodeID) -> Bool) {
@@ -127,6 +130,11 @@ final class EventWatcher: @unchecked Sendable {
                 break
             }
             if lostEvents { invalidateEverything() }
+            // Gather the next batch for a moment rather than waking for
+            // every event: each of the daemon's own changes makes one, and a
+            // wake-up per request would compete with the request thread for
+            // the core. A change shows this much later at most.
+            usleep(Self.gatherMicroseconds)
         }
     }
 
