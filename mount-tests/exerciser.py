@@ -186,14 +186,23 @@ class Exerciser:
 
     # ------------------------------------------------------------ operations
 
-    def op_write(self, rel):
+    def choose_write(self, rel, how):
+        """A random write of `rel`: (its state, offset, bytes), noted; None
+        for an empty one."""
         f = self.files[rel]
         off = self.choose_offset(len(f.data))
         n = self.choose_length(self.max_size - off)
         if n == 0:
+            return None
+        self.note("%s %s off=%d len=%d" % (how, rel, off, n))
+        return f, off, self.rng.randbytes(n)
+
+    def op_write(self, rel):
+        chosen = self.choose_write(rel, "write")
+        if chosen is None:
             return
-        data = self.rng.randbytes(n)
-        self.note("write %s off=%d len=%d" % (rel, off, n))
+        f, off, data = chosen
+        n = len(data)
         done = 0
         while done < n:
             w = os.pwrite(f.fd, data[done:], off + done)
@@ -480,13 +489,10 @@ class Exerciser:
         self.compare(rel, off, f.data[off:off + n], got, "pread by the other user")
 
     def op_other_write(self, rel):
-        f = self.files[rel]
-        off = self.choose_offset(len(f.data))
-        n = self.choose_length(self.max_size - off)
-        if n == 0:
+        chosen = self.choose_write(rel, "other-user write")
+        if chosen is None:
             return
-        data = self.rng.randbytes(n)
-        self.note("other-user write %s off=%d len=%d" % (rel, off, n))
+        f, off, data = chosen
         self.other_call("W %s %d %s" % (rel, off, data.hex()))
         self.write_model(f, off, data)
 

@@ -36,14 +36,20 @@ coherence_require_events() {
     return 1
 }
 
+# coherence_churn FILES DIRS WITHIN WHAT: FILES files in DIRS directories,
+# primed through the mount, every one changed behind it; the mount must show
+# exactly the new tree within WITHIN seconds.
+coherence_churn() {
+    python3 "$MT_HOME/coherence.py" populate "$MT_SRC" --files "$1" --dirs "$2"
+    mt_py_checks python3 "$MT_HOME/coherence.py" prime "$MT_MNT"
+    mt_py_checks python3 "$MT_HOME/coherence.py" churn "$MT_SRC" --round 1
+    mt_py_checks python3 "$MT_HOME/coherence.py" compare "$MT_MNT" "$MT_SRC" --within "$3" --what "$4"
+}
+
 coherence_events() {
     mt_mount events || return 0
     if coherence_require_events events; then
-        python3 "$MT_HOME/coherence.py" populate "$MT_SRC" --files 2000 --dirs 20
-        mt_py_checks python3 "$MT_HOME/coherence.py" prime "$MT_MNT"
-        mt_py_checks python3 "$MT_HOME/coherence.py" churn "$MT_SRC" --round 1
-        mt_py_checks python3 "$MT_HOME/coherence.py" compare "$MT_MNT" "$MT_SRC" --within 1 \
-            --what "events: 2,000 files changed behind the mount"
+        coherence_churn 2000 20 1 "events: 2,000 files changed behind the mount"
         mt_note "$(slabfs_stats coherence.events coherence.namesInvalidated coherence.nodesInvalidated coherence.kernelNotifications |
             awk '{printf "events %s, names invalidated %s, nodes %s, kernel notifications %s", $1, $2, $3, $4}')"
     fi
@@ -61,11 +67,7 @@ coherence_overflow() {
     mt_check "overflow: max_queued_events restored to $original" test "$(cat "$queue")" = "$original"
     [ "$mounted" -eq 0 ] || return 0
     if coherence_require_events overflow; then
-        python3 "$MT_HOME/coherence.py" populate "$MT_SRC" --files 50000 --dirs 100
-        mt_py_checks python3 "$MT_HOME/coherence.py" prime "$MT_MNT"
-        mt_py_checks python3 "$MT_HOME/coherence.py" churn "$MT_SRC" --round 1
-        mt_py_checks python3 "$MT_HOME/coherence.py" compare "$MT_MNT" "$MT_SRC" --within 30 \
-            --what "overflow: 50,000 files changed behind the mount"
+        coherence_churn 50000 100 30 "overflow: 50,000 files changed behind the mount"
         overflows=$(slabfs_stat coherence.overflows)
         if [ "$overflows" -gt 0 ]; then
             mt_pass "overflow: events were lost $overflows times and everything cached was made stale ($(slabfs_stat coherence.epochBumps) kernel epoch bumps)"
