@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# slabfs mount benchmark (issue 7): slabfs (by default, and with
+# slabfs mount benchmark: slabfs (by default, and with
 # --passthrough off, --coherence timeouts and --readdir-cache off) against a
 # plain directory, libfuse's passthrough_ll and bindfs (and passthrough_hp, if
 # given) on real mounts, with large-file fio rows, a slabfs-only large round, the reclaim comparison of slabfs's

@@ -67,6 +67,13 @@ final class EventWatcher: @unchecked Sendable {
     /// Starts the thread for `session`, with every signal blocked in it.
     func start(session: OpaquePointer) {
         self.session = session
+        // Without its wake-up pipe the thread could not be stopped at unmount.
+        guard wakeUp.read >= 0 else {
+            logError("cannot start the event watcher: no wake-up pipe; back to timeouts")
+            coherence.errors.add(1, ordering: .relaxed)
+            coherence.watcherFailed.store(true, ordering: .relaxed)
+            return
+        }
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, eventWatcherThreadMain, Unmanaged.passRetained(self).toOpaque())
         guard rc == 0 else {
@@ -88,8 +95,10 @@ final class EventWatcher: @unchecked Sendable {
             self.thread = nil
         }
         watch.close()
-        _ = Glibc.close(wakeUp.read)
-        _ = Glibc.close(wakeUp.write)
+        if wakeUp.read >= 0 {
+            _ = Glibc.close(wakeUp.read)
+            _ = Glibc.close(wakeUp.write)
+        }
     }
 
     fileprivate func run() {
