@@ -174,11 +174,7 @@ final class Kicker: @unchecked Sendable {
     private func send(_ batch: [KickRequest], session: OpaquePointer) {
         var sentHere = 0, goneHere = 0
         for request in batch {
-            // libfuse sends namelen + 1 bytes: the name must end in a NUL.
-            let cName = request.name.map { CChar(bitPattern: $0) } + [0]
-            let rc = cName.withUnsafeBufferPointer { name in
-                fuse_lowlevel_notify_inval_entry(session, request.parent.rawValue, name.baseAddress, name.count - 1)
-            }
+            let rc = notifyInvalidEntry(session, parent: request.parent, name: request.name)
             if rc == 0 { sentHere += 1 } else if rc == -ENOENT { goneHere += 1 }
         }
         locked {
@@ -197,6 +193,17 @@ final class Kicker: @unchecked Sendable {
         // every lookup; at most a few thousand per turn.
         let slack = max(1, kernelCacheLimit / 16)
         return cache.requestKernelKicks(max: min(excess + slack, 4096))
+    }
+}
+
+/// fuse_lowlevel_notify_inval_entry for a name held as bytes: 0, or -errno
+/// (-ENOENT: the kernel no longer has the entry). Only from a thread of its
+/// own, with no lock a request handler takes (see Kicker).
+func notifyInvalidEntry(_ session: OpaquePointer, parent: NodeID, name: [UInt8]) -> Int32 {
+    // libfuse sends namelen + 1 bytes: the name must end in a NUL.
+    let cName = name.map { CChar(bitPattern: $0) } + [0]
+    return cName.withUnsafeBufferPointer {
+        fuse_lowlevel_notify_inval_entry(session, parent.rawValue, $0.baseAddress, $0.count - 1)
     }
 }
 

@@ -265,11 +265,7 @@ final class EventWatcher: @unchecked Sendable {
     private func kernelHolds(_ node: NodeID) -> Bool { node == .root || (cache.kernelLookups(of: node) ?? 0) > 0 }
 
     private func notifyEntry(_ session: OpaquePointer, _ name: EntryName) -> Bool {
-        // libfuse sends namelen + 1 bytes: the name must end in a NUL.
-        let cName = name.name.map { CChar(bitPattern: $0) } + [0]
-        return cName.withUnsafeBufferPointer {
-            fuse_lowlevel_notify_inval_entry(session, name.parent.rawValue, $0.baseAddress, $0.count - 1) == 0
-        }
+        notifyInvalidEntry(session, parent: name.parent, name: name.name) == 0
     }
 
     /// FUSE_NOTIFY_INC_EPOCH (8; Linux 6.16, no body): every name the kernel
