@@ -65,9 +65,31 @@ final class RequestLoop: Sendable {
         var idleSince: Int?
         var polled = false
         var slept = false
-        var involuntarySwitches: Int?
+        // Whether to wait in poll(2) before reading: when this idle period
+        // does not poll, a read that would only say EAGAIN is a wasted
+        // system call (a sequential client's next request is rarely queued
+        // by the time we have replied).
+        var waitFirst = false
+        // Preemption: getrusage is a system call, so it is asked only when
+        // the clock suggests one (a gap between two turns of the polling
+        // loop, or a request that took long to serve).
+        var lastTurn = 0
+        var servingSince = 0
+        var preemptionSuspected = false
+        var involuntarySwitches = Self.involuntarySwitches()
         var result: Int32 = 0
         while fuse_session_exited(session) == 0 {
+            if waitFirst {
+                waitFirst = false
+                idleSince = Self.monotonicNanoseconds()
+                window.setMaximum(nanoseconds: maximumMicroseconds * 1000)
+                polled = false
+                if let error = Self.waitForRequest(descriptor) {
+                    result = error
+                    break
+                }
+                slept = true
+            }
             let received = fuse_session_receive_buf(session, &buffer)
             if received == -EAGAIN {
                 let now = Self.monotonicNanoseconds()
@@ -75,13 +97,16 @@ final class RequestLoop: Sendable {
                     idleSince = now
                     window.setMaximum(nanoseconds: maximumMicroseconds * 1000)
                     polled = window.nanoseconds > 0
+                    if servingSince > 0 && now - servingSince > Self.longServe { preemptionSuspected = true }
+                } else if now - lastTurn > Self.turnGap {
+                    preemptionSuspected = true
                 }
+                lastTurn = now
                 if now - idleSince! < window.nanoseconds { continue }
                 // Done polling: sleep until a request comes, the mount goes
                 // (POLLERR) or a signal ends the loop (EINTR).
-                var wait = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                if poll(&wait, 1, -1) < 0 && errno != EINTR {
-                    result = -errno
+                if let error = Self.waitForRequest(descriptor) {
+                    result = error
                     break
                 }
                 slept = true
@@ -101,16 +126,15 @@ final class RequestLoop: Sendable {
                 // preempted while it polls is not there when the request
                 // comes, where a sleeping one would have been woken first.
                 // (Preempted while it served the last request counts too.)
-                if polled {
+                if polled && preemptionSuspected {
                     let switches = Self.involuntarySwitches()
-                    if let before = involuntarySwitches, switches > before {
+                    if switches > involuntarySwitches {
                         window.yieldToOtherWork(at: now)
                         yields.add(1, ordering: .relaxed)
                     }
                     involuntarySwitches = switches
-                } else {
-                    involuntarySwitches = nil
                 }
+                preemptionSuspected = false
                 self.window.store(window.nanoseconds, ordering: .relaxed)
                 if slept {
                     afterSleep.add(1, ordering: .relaxed)
@@ -119,14 +143,32 @@ final class RequestLoop: Sendable {
                 }
                 idleSince = nil
                 slept = false
+                servingSince = now
             } else {
                 queued.add(1, ordering: .relaxed)
             }
             requests.count(buffer)
             fuse_session_process_buf(session, &buffer)
+            // Not polling: the next request is waited for in poll(2) first.
+            waitFirst = window.nanoseconds == 0
         }
         fuse_session_reset(session)
         return result
+    }
+
+    /// Nanoseconds between two turns of the polling loop (each a failed
+    /// read, about a microsecond) that mean the thread was off the core.
+    static let turnGap = 50_000
+    /// A request served for longer than this may have been preempted.
+    static let longServe = 500_000
+
+    /// Sleeps in poll(2) until /dev/fuse has a request (or the mount is
+    /// gone: POLLERR); nil, or -errno if poll failed for another reason
+    /// than a signal.
+    private static func waitForRequest(_ descriptor: CInt) -> Int32? {
+        var wait = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        if poll(&wait, 1, -1) < 0 && errno != EINTR { return -errno }
+        return nil
     }
 
     /// The calling thread's involuntary context switches (preemptions).
