@@ -127,6 +127,9 @@ def expected(stats):
         e.add("gauge", "slabfs_passthrough_open_inodes", passthrough["openInodes"], "passthrough.openInodes")
         e.add("counter", "slabfs_passthrough_registrations_total", passthrough["registrations"],
               "passthrough.registrations")
+        e.add("gauge", "slabfs_passthrough_idle_registrations", passthrough["idleRegistrations"],
+              "passthrough.idleRegistrations")
+        e.add("counter", "slabfs_passthrough_reuses_total", passthrough["reuses"], "passthrough.reuses")
     e.add("gauge", "slabfs_configuration_info", 1, None, **stats["configuration"])
     return e
 

@@ -13,16 +13,6 @@ import Testing
 /// same way.
 @Suite(.enabled(if: canMount))
 struct MountCoherenceTests {
-    /// Polls `condition` for up to `seconds`; whether it came true.
-    private func eventually(within seconds: Double = 1.0, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if condition() { return true }
-            usleep(5_000)
-        } while Date() < deadline
-        return condition()
-    }
-
     @Test("with the default coherence, creates, renames, chmods, appends and unlinks behind the mount show within a second")
     func changesBehindShow() throws {
         let mount = try MountedSlabfs()

@@ -45,7 +45,7 @@ struct MountPassthroughTests {
         #expect(try requests(mount, "write") == writesBefore)
         #expect(try requests(mount, "read") == readsBefore)
         #expect(try statistics(mount).passthrough?.registrations ?? 0 >= 20)
-        #expect(try statistics(mount).passthrough?.openInodes == 0, "every backing id is released at the last close")
+        #expect(try statistics(mount).passthrough?.openInodes == 0, "no inode is open after the last close")
 
         // setuid: served by slabfs, so that a non-owner's write can clear the bit.
         try writeFile(mount.backing("setuid"), "x")
@@ -54,6 +54,37 @@ struct MountPassthroughTests {
         try writeAt(mount.mounted("setuid"), "y", flags: O_WRONLY | O_APPEND)
         #expect(try requests(mount, "write") > writesBefore)
         #expect(try readFile(mount.backing("setuid")) == "xy")
+    }
+
+    @Test("a file opened again reuses its registration; one unlinked, through the mount or behind it, gives it back; without events none is kept",
+          arguments: ["events", "timeouts"])
+    func idleRegistrations(coherence: String) throws {
+        let mount = try MountedSlabfs(["--coherence", coherence])
+        defer { mount.tearDown() }
+        try #require(try statistics(mount).passthrough?.mode == "on")
+        for index in 0..<20 { try writeFile(mount.mounted("f\(index)"), "data \(index)") }
+        let written = try #require(try statistics(mount).passthrough)
+        for index in 0..<20 { #expect(try readFile(mount.mounted("f\(index)")) == "data \(index)") }
+        let read = try #require(try statistics(mount).passthrough)
+        #expect(read.openInodes == 0)
+        guard coherence == "events" else {
+            #expect(read.idleRegistrations == 0 && read.reuses == 0, "\(read)")
+            #expect(read.registrations - written.registrations == 20, "one registration per open")
+            return
+        }
+        #expect(read.registrations == written.registrations, "no registration for a file opened again")
+        #expect(read.reuses - written.reuses == 20)
+        #expect(read.idleRegistrations == 20)
+        // Unlinked through the mount: the kernel forgets the inode at once.
+        #expect(unlink(mount.mounted("f0")) == 0)
+        #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 19 })
+        // Behind the mount: the event makes the kernel drop its entry, then
+        // the inode; the backing file is not kept open past that.
+        #expect(unlink(mount.backing("f1")) == 0)
+        #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 18 })
+        // A file opened while idle-registered still reads what was written behind the mount.
+        try writeFile(mount.backing("f2"), "changed behind")
+        #expect(eventually(within: 5) { (try? readFile(mount.mounted("f2"))) == "changed behind" })
     }
 
     @Test("append, truncate, fallocate, copy_file_range, fsync, shared mmap and two descriptors (one another user's) mean what they do natively",

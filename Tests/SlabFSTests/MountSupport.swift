@@ -168,6 +168,16 @@ func readFile(_ path: String) throws -> String {
 }
 
 /// The mount's `user.slabfs.stats`, decoded.
+/// Polls `condition` for up to `seconds`; whether it came true.
+func eventually(within seconds: Double = 1.0, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    repeat {
+        if condition() { return true }
+        usleep(5_000)
+    } while Date() < deadline
+    return condition()
+}
+
 func statistics(_ mount: MountedSlabfs) throws -> MountStatistics {
     let root = try FileDescriptor.open(mount.mountpoint, .readOnly, options: .directory)
     defer { try? root.close() }

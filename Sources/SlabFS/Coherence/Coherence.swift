@@ -53,6 +53,13 @@ final class Coherence: Sendable {
         return !watchedDevices.contains(device)
     }
 
+    /// Whether events report every change anywhere under the backing
+    /// directory now (so that the kernel forgets a file that goes behind
+    /// the mount).
+    var reportsEveryChange: Bool {
+        eventsActive && unwatchedPaths.isEmpty && !watcherFailed.load(ordering: .relaxed)
+    }
+
     var statistics: CoherenceStatistics {
         let failed = watcherFailed.load(ordering: .relaxed)
         return CoherenceStatistics(

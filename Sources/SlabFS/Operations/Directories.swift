@@ -84,7 +84,9 @@ extension FileSystem {
             // The kernel may have written it without us: our attributes
             // must not outlive the open (events would say so too, but not
             // with timeouts).
-            if passthrough.release(entry.node) { cache.invalidateAttributes(entry.node) }
+            if passthrough.release(entry.node, keepIdle: coherence.reportsEveryChange) {
+                cache.invalidateAttributes(entry.node)
+            }
         }
         cache.closeHandle(entry.node)
     }

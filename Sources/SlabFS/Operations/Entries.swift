@@ -29,6 +29,9 @@ func slabfsForgetMulti(_ request: fuse_req_t?, _ count: Int, _ forgets: UnsafeMu
         if fs.pathDescriptors.isInUse {
             for item in items { fs.releaseKeptDescriptor(NodeID(item.ino)) }
         }
+        if fs.passthrough.hasIdleRegistrations {
+            for item in items { fs.dropIdleRegistration(NodeID(item.ino)) }
+        }
     }
     fuse_reply_none(request)
 }

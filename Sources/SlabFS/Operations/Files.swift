@@ -26,7 +26,7 @@ func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutabl
             // As the caller, even in passthrough: the caller's permissions
             // decide, and O_TRUNC truncates as they would.
             let descriptor = try fs.open(inode, flags: flags & ~directIO, as: Caller(request, fs))
-            let backingID = fs.passthrough.open(inode.nodeID, eligible: fs.passthroughEligible(inode)) {
+            let backingID = fs.passthrough.open(inode.nodeID, identity: inode.identity, eligible: fs.passthroughEligible(inode)) {
                 () throws(Errno) in try fs.openPassthroughBacking(inode)
             }
             if backingID == nil {
@@ -77,7 +77,7 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
             // A new file has no capability; its mode may still carry set-id bits.
             let inode = entry.inode
             let eligible = mode_t(entry.attributes.mode) & S_IFMT == S_IFREG && mode & (S_ISUID | S_ISGID) == 0
-            let backingID = fs.passthrough.open(inode.nodeID, eligible: eligible) {
+            let backingID = fs.passthrough.open(inode.nodeID, identity: inode.identity, eligible: eligible) {
                 () throws(Errno) in try fs.openPassthroughBacking(inode)
             }
             if backingID == nil { bypassPageCacheIfAsked(info) }

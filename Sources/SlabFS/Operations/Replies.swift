@@ -80,10 +80,17 @@ extension FileSystem {
     func forget(_ node: NodeID, count: UInt64) {
         cache.forget(node, count: count)
         releaseKeptDescriptor(node)
+        dropIdleRegistration(node)
     }
 
     func releaseKeptDescriptor(_ node: NodeID) {
         pathDescriptors.release(node) { (cache.kernelLookups(of: node) ?? 0) > 0 }
+    }
+
+    /// An idle passthrough registration goes when the kernel no longer
+    /// holds the inode (`Passthrough.forgotten`).
+    func dropIdleRegistration(_ node: NodeID) {
+        if passthrough.hasIdleRegistrations && (cache.kernelLookups(of: node) ?? 0) == 0 { passthrough.forgotten(node) }
     }
 
     /// Replies with the entry, counting the lookup before the kernel can

@@ -1,5 +1,6 @@
 import CFuse
 import DCache
+import DequeModule
 import Glibc
 import Slab
 import Synchronization
@@ -19,8 +20,9 @@ import SystemPackage
 /// the backing file as the caller (the kernel checked the mode bits too,
 /// with default_permissions), and a write through an open the caller made
 /// read-only is refused by the kernel before it reaches the backing file.
-/// The id is released at the inode's last RELEASE (or when an OPEN reply
-/// cannot be delivered, through the same path).
+/// At the inode's last RELEASE (or when an OPEN reply cannot be delivered,
+/// through the same path) the id is kept idle for the next open where
+/// events say when the file goes, else released (`Registry`).
 ///
 /// Setuid and setgid files are not opened in passthrough: the kernel writes
 /// with the daemon's credentials, whose CAP_FSETID keeps those bits where a
@@ -43,20 +45,69 @@ final class Passthrough: @unchecked Sendable {
     private let fuseDescriptor = Atomic<Int32>(-1)
 
     private enum InodeState {
-        /// `file`: our descriptor of the backing file, closed after the id:
-        /// the last close of it is then ours, and the backing filesystem's
-        /// close event carries the daemon's pid (skipped), not a user's.
-        case passthrough(id: Int32, file: CInt, opens: Int)
+        /// Registered as backing file `id`, used by `opens` opens; with 0
+        /// it is idle (`idleStamp` names its place in the idle order).
+        /// `identity`: the file's, checked before an idle id is reused.
+        case passthrough(id: Int32, opens: Int, idleStamp: UInt64, identity: CacheIdentity)
         case cached(opens: Int)
     }
 
-    private let inodes = Locked([NodeID: InodeState]())
-    /// Inodes registered now, readable without the lock (getattr asks).
-    private let registered = Atomic<Int>(0)
-    let registrations = Atomic<Int>(0)
+    /// Inodes open now, and the registrations kept idle, oldest first.
+    ///
+    /// Why keep them: a registration costs the daemon an open of the
+    /// backing file and an ioctl, and its release another ioctl and a
+    /// close; an inode opened again (a file written, then read; a build
+    /// reading its inputs twice) reuses the backing id without either. The
+    /// kernel holds the backing file while the id is registered, so an idle
+    /// registration is kept only where events tell us when the file goes:
+    /// dropped when the kernel forgets the inode (after an unlink, through
+    /// the mount or behind it, it does at once), and the oldest beyond
+    /// `idleLimit`. Our own descriptor is closed once the kernel has the
+    /// file: the daemon holds none per registration.
+    private struct Registry {
+        var inodes: [NodeID: InodeState] = [:]
+        var idleOrder = Deque<(node: NodeID, stamp: UInt64)>()
+        var idle = 0
+        var nextStamp: UInt64 = 1
 
-    init(wanted: Bool, refusal: String?) {
+        /// Leaves `node` idle; returns the ids of the oldest idle
+        /// registrations beyond `limit`, dropped.
+        mutating func makeIdle(_ node: NodeID, id: Int32, identity: CacheIdentity, limit: Int) -> [Int32] {
+            inodes[node] = .passthrough(id: id, opens: 0, idleStamp: nextStamp, identity: identity)
+            idleOrder.append((node, nextStamp))
+            nextStamp += 1
+            idle += 1
+            var dropped: [Int32] = []
+            while idle > limit, let oldest = idleOrder.popFirst() {
+                guard case .passthrough(let oldID, 0, oldest.stamp, _)? = inodes[oldest.node] else { continue }
+                inodes[oldest.node] = nil
+                idle -= 1
+                dropped.append(oldID)
+            }
+            // Places left behind by idle registrations opened again.
+            if idleOrder.count > 4 * max(limit, 64) {
+                idleOrder = Deque(idleOrder.filter { place in
+                    if case .passthrough(_, 0, place.stamp, _)? = inodes[place.node] { true } else { false }
+                })
+            }
+            return dropped
+        }
+    }
+
+    private let registry = Locked(Registry())
+    /// Inodes open in passthrough now, readable without the lock (getattr asks).
+    private let registered = Atomic<Int>(0)
+    /// Idle registrations now.
+    private let idleNow = Atomic<Int>(0)
+    let registrations = Atomic<Int>(0)
+    /// Opens served by an idle registration, without registering again.
+    let reuses = Atomic<Int>(0)
+    /// Idle registrations kept at most.
+    let idleLimit: Int
+
+    init(wanted: Bool, refusal: String?, idleLimit: Int = 4096) {
         negotiation = InitNegotiation(wantsPassthrough: wanted)
+        self.idleLimit = idleLimit
         self.refusal.withLock { $0 = refusal }
     }
 
@@ -73,14 +124,18 @@ final class Passthrough: @unchecked Sendable {
                 ? "the kernel did not offer FUSE_PASSTHROUGH at INIT" : nil)
         return PassthroughStatistics(mode: isActive ? "on" : "off", reason: reason,
                                      openInodes: registered.load(ordering: .relaxed),
-                                     registrations: registrations.load(ordering: .relaxed))
+                                     registrations: registrations.load(ordering: .relaxed),
+                                     idleRegistrations: idleNow.load(ordering: .relaxed),
+                                     reuses: reuses.load(ordering: .relaxed))
     }
 
     /// Whether the kernel may have changed the inode's size and times
     /// without telling us (it is open in passthrough).
     func isOpen(_ node: NodeID) -> Bool {
         guard registered.load(ordering: .relaxed) > 0 else { return false }
-        return inodes.withLock { if case .passthrough? = $0[node] { true } else { false } }
+        return registry.withLock {
+            if case .passthrough(_, let opens, _, _)? = $0.inodes[node] { opens > 0 } else { false }
+        }
     }
 
     /// Open in passthrough, or was among the last inodes to close it: the
@@ -94,64 +149,112 @@ final class Passthrough: @unchecked Sendable {
 
     /// The backing id for an open of `node`, or nil to serve it cached.
     /// `eligible`: the file may be opened in passthrough (a regular file
-    /// without setuid, setgid or capabilities). `openBacking` opens the
-    /// file the kernel will use (read-write as the daemon). Balance every
-    /// call with `release(node, backingID:)`.
-    func open(_ node: NodeID, eligible: Bool, openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
+    /// without setuid or setgid). `openBacking` opens the file the kernel
+    /// will use (read-write as the daemon). Balance every call with
+    /// `release(node, keepIdle:)`.
+    func open(_ node: NodeID, identity: CacheIdentity, eligible: Bool,
+              openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
         guard negotiation.wantsPassthrough else { return nil }
-        return inodes.withLock { inodes -> Int32? in
-            switch inodes[node] {
-            case .passthrough(let id, let file, let count)?:
-                inodes[node] = .passthrough(id: id, file: file, opens: count + 1)
+        var stale: Int32?
+        defer { if let stale { closeBacking(stale) } }
+        return registry.withLock { registry -> Int32? in
+            switch registry.inodes[node] {
+            case .passthrough(let id, let count, _, let registeredIdentity)? where count > 0:
+                registry.inodes[node] = .passthrough(id: id, opens: count + 1, idleStamp: 0, identity: registeredIdentity)
                 return id
+            case .passthrough(let id, _, _, let registeredIdentity)?:
+                registry.idle -= 1
+                idleNow.add(-1, ordering: .relaxed)
+                registry.inodes[node] = nil
+                // The same file, still eligible (not made setuid or setgid
+                // while idle), with passthrough still on: reuse it.
+                if registeredIdentity == identity && eligible && isActive {
+                    registry.inodes[node] = .passthrough(id: id, opens: 1, idleStamp: 0, identity: identity)
+                    registered.add(1, ordering: .relaxed)
+                    reuses.add(1, ordering: .relaxed)
+                    return id
+                }
+                stale = id
+                return registerOrCache(node, identity: identity, eligible: eligible, &registry, openBacking)
             case .cached(let count)?:
-                inodes[node] = .cached(opens: count + 1)
+                registry.inodes[node] = .cached(opens: count + 1)
                 return nil
             case nil:
-                guard eligible, isActive, let (id, file) = register(openBacking) else {
-                    inodes[node] = .cached(opens: 1)
-                    return nil
-                }
-                inodes[node] = .passthrough(id: id, file: file, opens: 1)
-                registered.add(1, ordering: .relaxed)
-                registrations.add(1, ordering: .relaxed)
-                return id
+                return registerOrCache(node, identity: identity, eligible: eligible, &registry, openBacking)
             }
         }
     }
 
+    /// The first open of `node` (none other is open): registered if it may be.
+    private func registerOrCache(_ node: NodeID, identity: CacheIdentity, eligible: Bool, _ registry: inout Registry,
+                                 _ openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
+        guard eligible, isActive, let id = register(openBacking) else {
+            registry.inodes[node] = .cached(opens: 1)
+            return nil
+        }
+        registry.inodes[node] = .passthrough(id: id, opens: 1, idleStamp: 0, identity: identity)
+        registered.add(1, ordering: .relaxed)
+        registrations.add(1, ordering: .relaxed)
+        return id
+    }
+
     /// One open of `node` ended (RELEASE, or a reply never delivered).
-    /// Returns whether it was in passthrough: the kernel may then have
-    /// changed the file's size and times without a request reaching us.
+    /// With `keepIdle`, the last one leaves the registration idle for the
+    /// next open. Returns whether it was in passthrough: the kernel may
+    /// then have changed the file's size and times without a request
+    /// reaching us.
     @discardableResult
-    func release(_ node: NodeID) -> Bool {
+    func release(_ node: NodeID, keepIdle: Bool) -> Bool {
         guard negotiation.wantsPassthrough else { return false }
-        let (wasPassthrough, toClose): (Bool, (id: Int32, file: CInt)?) = inodes.withLock { inodes in
-            switch inodes[node] {
-            case .passthrough(let id, let file, let count)?:
+        let (wasPassthrough, ended, toClose): (Bool, Bool, [Int32]) = registry.withLock { registry in
+            switch registry.inodes[node] {
+            case .passthrough(let id, let count, _, let identity)? where count > 0:
                 if count > 1 {
-                    inodes[node] = .passthrough(id: id, file: file, opens: count - 1)
-                    return (true, nil)
+                    registry.inodes[node] = .passthrough(id: id, opens: count - 1, idleStamp: 0, identity: identity)
+                    return (true, false, [])
                 }
-                inodes[node] = nil
-                return (true, (id, file))
+                guard keepIdle && idleLimit > 0 else {
+                    registry.inodes[node] = nil
+                    return (true, true, [id])
+                }
+                let dropped = registry.makeIdle(node, id: id, identity: identity, limit: idleLimit)
+                idleNow.store(registry.idle, ordering: .relaxed)
+                return (true, true, dropped)
             case .cached(let count)?:
-                inodes[node] = count > 1 ? .cached(opens: count - 1) : nil
-                return (false, nil)
-            case nil:
-                return (false, nil)
+                registry.inodes[node] = count > 1 ? .cached(opens: count - 1) : nil
+                return (false, false, [])
+            case .passthrough?, nil:
+                return (false, false, [])
             }
         }
-        if let (id, file) = toClose {
+        if ended {
             registered.add(-1, ordering: .relaxed)
             recent.withLock { $0.insert(node) }
-            // FUSE_DEV_IOC_BACKING_CLOSE: the kernel keeps its own reference
-            // while it has the file open.
-            var backingID = id
-            _ = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingClose, &backingID)
-            _ = Glibc.close(file)
         }
+        toClose.forEach(closeBacking)
         return wasPassthrough
+    }
+
+    /// The kernel forgot `node`: an idle registration of it goes (the file
+    /// may be gone; the node id may name another file later).
+    var hasIdleRegistrations: Bool { idleNow.load(ordering: .relaxed) > 0 }
+
+    func forgotten(_ node: NodeID) {
+        let id: Int32? = registry.withLock { registry in
+            guard case .passthrough(let id, 0, _, _)? = registry.inodes[node] else { return nil }
+            registry.inodes[node] = nil
+            registry.idle -= 1
+            idleNow.store(registry.idle, ordering: .relaxed)
+            return id
+        }
+        if let id { closeBacking(id) }
+    }
+
+    /// FUSE_DEV_IOC_BACKING_CLOSE: the kernel keeps its own reference
+    /// while it has the file open.
+    private func closeBacking(_ id: Int32) {
+        var backingID = id
+        _ = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingClose, &backingID)
     }
 
     // FUSE_DEV_IOC_BACKING_OPEN, _IOW(229, 1, struct fuse_backing_map):
@@ -160,16 +263,18 @@ final class Passthrough: @unchecked Sendable {
     private static let backingOpen: UInt = 0x4010_e501
     private static let backingClose: UInt = 0x4004_e502
 
-    /// Registers the backing file: its id and our descriptor of it; nil
-    /// (and passthrough off for good if the kernel refuses the daemon) when
-    /// it cannot.
-    private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> (Int32, CInt)? {
+    /// Registers the backing file and closes our descriptor of it (the
+    /// kernel holds the file from then on: its last close is the daemon's
+    /// BACKING_CLOSE, whose close event carries the daemon's pid and is
+    /// skipped); nil (and passthrough off for good if the kernel refuses
+    /// the daemon) when it cannot.
+    private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
         guard let file = try? openBacking() else { return nil }
+        defer { _ = Glibc.close(file.rawValue) }
         var map: (Int32, UInt32, UInt64) = (file.rawValue, 0, 0)
         let id = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingOpen, &map)
-        if id >= 0 { return (id, file.rawValue) }
+        if id >= 0 { return id }
         let error = errno
-        _ = Glibc.close(file.rawValue)
         if error == EPERM || error == ENOTTY || error == EINVAL {
             let reason = error == EPERM ? "the kernel refused the daemon a backing file (CAP_SYS_ADMIN)"
                 : "this kernel has no FUSE passthrough (\(String(cString: strerror(error))))"
@@ -216,4 +321,8 @@ public struct PassthroughStatistics: Codable, Sendable, Equatable {
     public var openInodes: Int
     /// Backing files registered since mount.
     public var registrations: Int
+    /// Registrations kept after their inode's last close, for its next open.
+    public var idleRegistrations: Int
+    /// Opens that reused an idle registration.
+    public var reuses: Int
 }

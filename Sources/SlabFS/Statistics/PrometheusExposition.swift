@@ -102,6 +102,9 @@ public enum PrometheusExposition {
                       passthrough.openInodes)
             out.counter("slabfs_passthrough_registrations_total", "Backing files registered for passthrough.",
                         passthrough.registrations)
+            out.gauge("slabfs_passthrough_idle_registrations",
+                      "Registrations kept after their file's last close, for its next open.", passthrough.idleRegistrations)
+            out.counter("slabfs_passthrough_reuses_total", "Opens that reused an idle registration.", passthrough.reuses)
         }
         // Settings as labels of one sample, as node_exporter's *_info
         // metrics carry versions and names.
