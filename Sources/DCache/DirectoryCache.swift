@@ -359,6 +359,11 @@ public final class DirectoryCache: @unchecked Sendable {
         }
     }
 
+    /// The mode last cached (fresh or not), nil if the node is not cached.
+    public func cachedMode(of id: NodeID) -> UInt32? {
+        nodeTable.withSlot(id) { slot in slot?.object.map { InodeObject($0).attributes.mode } }
+    }
+
     /// Marks the attributes stale, so the next getattr asks the backing file.
     /// Returns the mode last cached (its file type is right, its permission
     /// bits as fresh as the attributes were), nil if the node is not cached.

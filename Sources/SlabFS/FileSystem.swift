@@ -128,7 +128,8 @@ final class FileSystem: Sendable {
         let cache = self.cache
         let passthrough = self.passthrough
         watcher = watch.map {
-            EventWatcher(watch: $0, cache: cache, coherence: coherence, inPassthrough: { passthrough.isOpenOrRecent($0) })
+            EventWatcher(watch: $0, cache: cache, coherence: coherence, inPassthrough: { passthrough.isOpenOrRecent($0) },
+                         attributesChanged: { passthrough.dropIdle($0) })
         }
         let kicker = self.kicker
         cache.kickHandler = { @Sendable requests in kicker.enqueue(requests) }

@@ -56,7 +56,7 @@ struct MountPassthroughTests {
         #expect(try readFile(mount.backing("setuid")) == "xy")
     }
 
-    @Test("a file opened again reuses its registration; one unlinked, through the mount or behind it, gives it back; without events none is kept",
+    @Test("a file opened again reuses its registration; one unlinked (through the mount or behind it) gives it back, one made executable keeps none (exec would say ETXTBSY); without events none is kept",
           arguments: ["events", "timeouts"])
     func idleRegistrations(coherence: String) throws {
         let mount = try MountedSlabfs(["--coherence", coherence])
@@ -85,6 +85,16 @@ struct MountPassthroughTests {
         // A file opened while idle-registered still reads what was written behind the mount.
         try writeFile(mount.backing("f2"), "changed behind")
         #expect(eventually(within: 5) { (try? readFile(mount.mounted("f2"))) == "changed behind" })
+        // Made executable, through the mount or behind it, a file keeps no
+        // writable backing file open: exec of the backing file works.
+        for (index, chmodPath) in [(3, mount.mounted("f3")), (4, mount.backing("f4"))] {
+            try writeFile(mount.mounted("f\(index)"), "#!/bin/sh\necho ran \(index)\n")
+            #expect(chmod(chmodPath, 0o755) == 0)
+            _ = try readFile(mount.mounted("f\(index)"))
+            let run = runProgram(mount.backing("f\(index)"), [])
+            #expect(eventually(within: 5) { runProgram(mount.backing("f\(index)"), []).output == "ran \(index)\n" },
+                    "exec of the backing file: status \(run.status), \(run.output)")
+        }
     }
 
     @Test("append, truncate, fallocate, copy_file_range, fsync, shared mmap and two descriptors (one another user's) mean what they do natively",

@@ -40,6 +40,10 @@ final class EventWatcher: @unchecked Sendable {
     /// cache, and the close of its backing file (CLOSE_WRITE with nothing
     /// else) needs nothing from the kernel, which wrote through it.
     private let inPassthrough: @Sendable (NodeID) -> Bool
+    /// Told of every node whose attributes changed behind the mount (its
+    /// mode may now allow exec or carry set-id bits): passthrough drops
+    /// an idle registration of it.
+    private let attributesChanged: @Sendable (NodeID) -> Void
     /// Written to stop the thread.
     private let wakeUp: (read: CInt, write: CInt)
     private var thread: pthread_t?
@@ -52,8 +56,10 @@ final class EventWatcher: @unchecked Sendable {
     private static let gatherMicroseconds: UInt32 = 2_000
 
     init(watch: BackingWatch, cache: DirectoryCache, coherence: Coherence,
-         inPassthrough: @escaping @Sendable (NodeID) -> Bool) {
+         inPassthrough: @escaping @Sendable (NodeID) -> Bool,
+         attributesChanged: @escaping @Sendable (NodeID) -> Void = { _ in }) {
         self.inPassthrough = inPassthrough
+        self.attributesChanged = attributesChanged
         self.watch = watch
         self.cache = cache
         self.coherence = coherence
@@ -207,11 +213,14 @@ final class EventWatcher: @unchecked Sendable {
             // The node the name led to lost a link or moved: its ctime and
             // link count changed.
             if let child = cache.invalidateChanged(parent: name.parent, name: name.name), objects[child] == nil {
-                objects[child] = ObjectChange(data: false, onlyClosed: false)
+                objects[child] = ObjectChange(data: false, onlyClosed: false, attributes: true)
             }
         }
         for directory in batch.directories { cache.invalidateAttributes(directory) }
-        for node in objects.keys { cache.invalidateAttributes(node) }
+        for (node, change) in objects {
+            cache.invalidateAttributes(node)
+            if change.attributes { attributesChanged(node) }
+        }
         coherence.namesInvalidated.add(batch.names.count, ordering: .relaxed)
         coherence.nodesInvalidated.add(batch.directories.count + objects.count, ordering: .relaxed)
         guard let session else { return }
@@ -308,19 +317,24 @@ private struct ObjectChange {
     var data: Bool
     /// Nothing but the close of a file opened for writing (CLOSE_WRITE).
     var onlyClosed: Bool
+    /// Its attributes changed (ATTRIB), or its link count.
+    var attributes: Bool
 
-    init(data: Bool, onlyClosed: Bool) {
+    init(data: Bool, onlyClosed: Bool, attributes: Bool) {
         self.data = data
         self.onlyClosed = onlyClosed
+        self.attributes = attributes
     }
 
     init(_ event: BackingEvent) {
         data = event.changesData
         onlyClosed = event.mask & BackingEvent.objectChanges == UInt64(FAN_CLOSE_WRITE)
+        attributes = event.mask & UInt64(FAN_ATTRIB) != 0
     }
 
     func merged(with other: ObjectChange) -> ObjectChange {
-        ObjectChange(data: data || other.data, onlyClosed: onlyClosed && other.onlyClosed)
+        ObjectChange(data: data || other.data, onlyClosed: onlyClosed && other.onlyClosed,
+                     attributes: attributes || other.attributes)
     }
 }
 

@@ -50,6 +50,8 @@ func slabfsSetattr(_ request: fuse_req_t?, _ node: fuse_ino_t, _ attributes: Uns
                 try fs.withPath(inode) { try change($0) }
             }
             fs.cache.invalidateAttributes(inode.nodeID)
+            // A new mode may allow exec (see `Passthrough.dropIdle`).
+            if valid & FUSE_SET_ATTR_MODE != 0 { fs.passthrough.dropIdle(inode.nodeID) }
             fs.replyAttributes(request, inode, try fs.refreshAttributes(inode, open: info.map { $0.pointee.fh }))
         }
     }

@@ -84,7 +84,11 @@ extension FileSystem {
             // The kernel may have written it without us: our attributes
             // must not outlive the open (events would say so too, but not
             // with timeouts).
-            if passthrough.release(entry.node, keepIdle: coherence.reportsEveryChange) {
+            // Kept idle only where events report the file's end, and not
+            // for an executable: the registration is a writable open of the
+            // backing file, which an exec of it refuses (ETXTBSY).
+            let keepIdle = coherence.reportsEveryChange && cache.cachedMode(of: entry.node).map { $0 & 0o111 == 0 } == true
+            if passthrough.release(entry.node, keepIdle: keepIdle) {
                 cache.invalidateAttributes(entry.node)
             }
         }

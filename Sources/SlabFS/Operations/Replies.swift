@@ -90,7 +90,7 @@ extension FileSystem {
     /// An idle passthrough registration goes when the kernel no longer
     /// holds the inode (`Passthrough.forgotten`).
     func dropIdleRegistration(_ node: NodeID) {
-        if passthrough.hasIdleRegistrations && (cache.kernelLookups(of: node) ?? 0) == 0 { passthrough.forgotten(node) }
+        if passthrough.hasIdleRegistrations && (cache.kernelLookups(of: node) ?? 0) == 0 { passthrough.dropIdle(node) }
     }
 
     /// Replies with the entry, counting the lookup before the kernel can

@@ -235,11 +235,14 @@ final class Passthrough: @unchecked Sendable {
         return wasPassthrough
     }
 
-    /// The kernel forgot `node`: an idle registration of it goes (the file
-    /// may be gone; the node id may name another file later).
     var hasIdleRegistrations: Bool { idleNow.load(ordering: .relaxed) > 0 }
 
-    func forgotten(_ node: NodeID) {
+    /// Drops an idle registration of `node`: the kernel forgot the inode
+    /// (the file may be gone; the node id may name another file later), or
+    /// its mode changed (a writable backing file kept open would make an
+    /// exec of it fail with ETXTBSY).
+    func dropIdle(_ node: NodeID) {
+        guard hasIdleRegistrations else { return }
         let id: Int32? = registry.withLock { registry in
             guard case .passthrough(let id, 0, _, _)? = registry.inodes[node] else { return nil }
             registry.inodes[node] = nil
