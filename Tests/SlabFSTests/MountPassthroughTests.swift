@@ -97,6 +97,26 @@ struct MountPassthroughTests {
         }
     }
 
+    @Test("a file read through the mount while it runs (registered read-only: ETXTBSY) takes writes once it has stopped")
+    func readOnlyRegistrationIsNotKept() throws {
+        let mount = try MountedSlabfs()
+        defer { mount.tearDown() }
+        try #require(try statistics(mount).passthrough?.mode == "on")
+        let program = mount.backing("sleeper")
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+        let running = Process()
+        running.executableURL = URL(fileURLWithPath: program)
+        running.arguments = ["1"]
+        try running.run()
+        usleep(200_000)
+        let reader = open(mount.mounted("sleeper"), O_RDONLY)
+        #expect(reader >= 0)
+        close(reader)
+        running.waitUntilExit()
+        try writeFile(mount.mounted("sleeper"), "no longer a program")
+        #expect(try readFile(mount.backing("sleeper")) == "no longer a program")
+    }
+
     @Test("append, truncate, fallocate, copy_file_range, fsync, shared mmap and two descriptors (one another user's) mean what they do natively",
           arguments: ["on", "off"])
     func semantics(mode: String) throws {

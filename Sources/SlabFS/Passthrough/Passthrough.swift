@@ -66,6 +66,10 @@ final class Passthrough: @unchecked Sendable {
     /// file: the daemon holds none per registration.
     private struct Registry {
         var inodes: [NodeID: InodeState] = [:]
+        /// Registered read-only (the backing file refused writing: busy
+        /// being executed, immutable): never kept idle, so that a later
+        /// write open registers a writable file.
+        var readOnly: Set<NodeID> = []
         var idleOrder = Deque<(node: NodeID, stamp: UInt64)>()
         var idle = 0
         var nextStamp: UInt64 = 1
@@ -188,10 +192,11 @@ final class Passthrough: @unchecked Sendable {
     /// The first open of `node` (none other is open): registered if it may be.
     private func registerOrCache(_ node: NodeID, identity: CacheIdentity, eligible: Bool, _ registry: inout Registry,
                                  _ openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
-        guard eligible, isActive, let id = register(openBacking) else {
+        guard eligible, isActive, let (id, writable) = register(openBacking) else {
             registry.inodes[node] = .cached(opens: 1)
             return nil
         }
+        if !writable { registry.readOnly.insert(node) }
         registry.inodes[node] = .passthrough(id: id, opens: 1, idleStamp: 0, identity: identity)
         registered.add(1, ordering: .relaxed)
         registrations.add(1, ordering: .relaxed)
@@ -213,7 +218,8 @@ final class Passthrough: @unchecked Sendable {
                     registry.inodes[node] = .passthrough(id: id, opens: count - 1, idleStamp: 0, identity: identity)
                     return (true, false, [])
                 }
-                guard keepIdle && idleLimit > 0 else {
+                let readOnly = registry.readOnly.remove(node) != nil
+                guard keepIdle && idleLimit > 0 && !readOnly else {
                     registry.inodes[node] = nil
                     return (true, true, [id])
                 }
@@ -271,12 +277,12 @@ final class Passthrough: @unchecked Sendable {
     /// BACKING_CLOSE, whose close event carries the daemon's pid and is
     /// skipped); nil (and passthrough off for good if the kernel refuses
     /// the daemon) when it cannot.
-    private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
+    private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> (id: Int32, writable: Bool)? {
         guard let file = try? openBacking() else { return nil }
         defer { _ = Glibc.close(file.rawValue) }
         var map: (Int32, UInt32, UInt64) = (file.rawValue, 0, 0)
         let id = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingOpen, &map)
-        if id >= 0 { return id }
+        if id >= 0 { return (id, fcntl(file.rawValue, F_GETFL) & O_ACCMODE == O_RDWR) }
         let error = errno
         if error == EPERM || error == ENOTTY || error == EINVAL {
             let reason = error == EPERM ? "the kernel refused the daemon a backing file (CAP_SYS_ADMIN)"
