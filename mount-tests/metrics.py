@@ -82,7 +82,7 @@ def expected(stats):
     e.add("gauge", "slabfs_kernel_held_inodes", stats["kernelHeldInodes"], "kernelHeldInodes")
     for field, metric in [("inodes", "inodes"), ("dentries", "dentries"),
                           ("negativeDentries", "negative_dentries"), ("residentPages", "resident_pages"),
-                          ("budgetBytes", "budget_bytes"), ("utilization", "utilization_ratio"),
+                          ("budgetBytes", "budget_bytes"), ("lowWatermarkPages", "low_watermark_pages"), ("utilization", "utilization_ratio"),
                           ("tableBytes", "table_bytes")]:
         e.add("gauge", "slabfs_" + metric, c[field], "cache." + field)
     for name, value in c["counters"].items():

@@ -4,6 +4,7 @@
 
 import Glibc
 import Slab
+import Synchronization
 
 extension DirectoryCache {
     /// Called after the cache grows: past the high watermark, wake the
@@ -19,8 +20,15 @@ extension DirectoryCache {
     /// kicks: those stay one batch per pressure event, so that passes woken
     /// by the FORGETs of kicks do not kick again and again until the
     /// kernel has let go of its whole working set.
+    ///
+    /// A budget pass that stopped above the low watermark (the kernel held
+    /// what it would have freed, and kicks were sent) leaves a debt: the
+    /// FORGETs those kicks bring wake passes until the cache is down to the
+    /// low watermark, or a pass frees nothing.
     func noteUnpinned() {
-        if isOverHighWatermark { reclaimer.signalUnpinned() }
+        if isOverHighWatermark || (reclaimer.owesPages.load(ordering: .relaxed) && residentPages > lowWatermarkPages) {
+            reclaimer.signalUnpinned()
+        }
     }
 
     private var isOverHighWatermark: Bool {
@@ -29,22 +37,38 @@ extension DirectoryCache {
         return residentPages > Int(Double(budget) * configuration.highWatermark) / systemPageSize
     }
 
+    /// Pages budget reclaim brings the cache down to (0: no budget).
+    func lowWatermarkPages(budget: Int) -> Int {
+        Int(Double(budget) * configuration.lowWatermark) / systemPageSize
+    }
+
+    private var lowWatermarkPages: Int { lowWatermarkPages(budget: settings.withLock { $0.budgetBytes }) }
+
     /// One reclaim pass for `source`, down to the low watermark (budget) or
     /// by a fraction of what is resident (PSI).
     func respond(to source: PressureSource, mayKick: Bool = true) {
         let budget = settings.withLock { $0.budgetBytes }
         let resident = residentPages
         let target: Int
+        let lowPages = lowWatermarkPages(budget: budget)
         switch source {
         case .budget, .explicit:
             guard budget > 0 else { return }
-            let lowPages = Int(Double(budget) * configuration.lowWatermark) / systemPageSize
             target = resident - lowPages
         case .psi:
             target = Int(Double(resident) * configuration.psiReclaimFraction)
         }
-        guard target > 0 else { return }
-        reclaim(pages: target, source: source, mayKick: mayKick)
+        guard target > 0 else {
+            if source == .budget { reclaimer.owesPages.store(false, ordering: .relaxed) }
+            return
+        }
+        let report = reclaim(pages: target, source: source, mayKick: mayKick)
+        if source == .budget {
+            // Owed while short of the low watermark, as long as passes free
+            // something (the first, or what the kicks' FORGETs let go).
+            let short = budget > 0 && residentPages > lowPages
+            reclaimer.owesPages.store(short && (mayKick || report.pagesFreed > 0 || report.evicted > 0), ordering: .relaxed)
+        }
     }
 
     /// Blocks until the reclaim thread has nothing pending (for tests and
@@ -56,6 +80,8 @@ extension DirectoryCache {
 
 /// The thread that runs reclaim passes on request.
 final class ReclaimThread: @unchecked Sendable {
+    /// A budget pass fell short of the low watermark (`noteUnpinned`).
+    let owesPages = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending: Set<DirectoryCache.PressureSource> = []

@@ -10,6 +10,9 @@ public struct DCacheStatistics: Sendable, Codable {
     public var kernelHeldInodes: Int
     public var residentPages: Int
     public var budgetBytes: Int
+    /// Where budget reclaim stops: the low watermark, in pages (0 without
+    /// a budget).
+    public var lowWatermarkPages: Int
     public var eviction: String
     public var migrate: Bool
     /// Live object bytes over slab bytes, over the dentry and inode caches.
@@ -44,6 +47,7 @@ extension DirectoryCache {
             kernelHeldInodes: counters.value(.kernelHeld),
             residentPages: residentPages,
             budgetBytes: budget,
+            lowWatermarkPages: lowWatermarkPages(budget: budget),
             eviction: eviction.rawValue,
             migrate: migrate,
             utilization: slabBytes == 0 ? 0 : Double(liveBytes) / Double(slabBytes),

@@ -277,6 +277,33 @@ struct ReclaimTests {
         forget(ids.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
         #expect(cache.residentPages <= low, "\(resident) pages, budget \(cache.budgetBytes) bytes, now \(cache.residentPages)")
     }
+
+    @Test("a cut left just above the low watermark by the kernel's holds reaches it when the kernel lets go of a few (below the high watermark too)")
+    func budgetDebtPaidAfterForget() throws {
+        let cache = try makeCache()
+        try makeRoot(cache)
+        cache.kickHandler = { _ in }
+        let ids = try populate(cache, files: 8192)
+        // 45% held by the kernel, scattered over every slab.
+        let held = ids.enumerated().filter { $0.offset % 20 < 9 }.map(\.element)
+        for id in held {
+            let inode = try #require(cache.inode(id))
+            cache.kernelLookup(inode)
+            inode.release()
+        }
+        let resident = cache.residentPages
+        cache.budgetBytes = resident * systemPageSize / 2
+        cache.waitForReclaim()
+        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        let high = cache.budgetBytes / systemPageSize
+        try #require(cache.residentPages > low && cache.residentPages <= high,
+                     "the first pass stops between the watermarks: \(cache.residentPages) of \(low)...\(high)")
+        // The kernel answers the kicks for a tenth of the files: FORGET.
+        cache.forget(bulk: held.enumerated().filter { $0.offset % 9 < 2 }.map { ($0.element, 1) })
+        cache.waitForReclaim()
+        #expect(cache.residentPages <= low, "\(resident) pages, low watermark \(low), now \(cache.residentPages)")
+        #expect(cache._invariantViolations() == [])
+    }
 }
 
 @Suite("Recency across a whole reclaim call")

@@ -22,6 +22,8 @@ public enum PrometheusExposition {
         out.gauge("slabfs_negative_dentries", "Negative dentries in the cache.", c.negativeDentries)
         out.gauge("slabfs_resident_pages", "Pages the dentry and inode slabs hold.", c.residentPages)
         out.gauge("slabfs_budget_bytes", "Memory budget of the dentry and inode slabs (cache_size).", c.budgetBytes)
+        out.gauge("slabfs_low_watermark_pages", "Resident pages budget reclaim brings the cache down to.",
+                  c.lowWatermarkPages)
         out.gauge("slabfs_utilization_ratio", "Live object bytes over slab bytes, dentry and inode slabs.",
                   c.utilization)
         out.gauge("slabfs_table_bytes", "Bytes of lookup tables (hash tables and node slots).", c.tableBytes)
