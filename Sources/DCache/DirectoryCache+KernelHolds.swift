@@ -1,6 +1,6 @@
-// Small read-mostly helpers the FUSE layer (module SlabFS) needs. Added by
-// the FUSE layer's author as an extension in its own file, to leave the
-// cache's core files to their owner; each only wraps what exists.
+// What the kernel holds, read without counting a hit or marking anything
+// referenced: for the request path's invalidations, listings and the kernel
+// cache limit.
 
 extension DirectoryCache {
     /// Inodes the kernel holds by lookup count: the gauge behind
@@ -15,20 +15,6 @@ extension DirectoryCache {
     public func cachedChild(of parent: NodeID, name: [UInt8]) -> NodeID? {
         guard (try? name.withUnsafeBytes({ try Self.validate($0) })) != nil else { return nil }
         return child(of: parent, name: name)
-    }
-
-    /// Takes the inode out of the (device, inode) table, so that the next
-    /// insert of that identity creates a new inode. For a backing inode
-    /// number reused by a new file (ext4 hands a freed number out again at
-    /// once): the cached inode's handle names the dead file (ESTALE), and
-    /// the new file needs a node id of its own. The old inode stays
-    /// reachable by node id while the kernel or a handle holds it; freeing
-    /// or moving it later finds no identity slot, which both allow.
-    public func unhashIdentity(of inode: InodeReference) {
-        let hash = Self.hash(inode.identity)
-        nodeTable.withSlot(inode.nodeID) { _ in
-            identityTable.withStripe(hash) { _ = $0.remove(inode.object.raw, hash: hash) }
-        }
     }
 
     /// Whether the kernel holds the inode a cached, positive dentry names,
@@ -57,18 +43,6 @@ extension DirectoryCache {
             return nodeTable.withSlot(child) { slot in
                 guard let object = slot?.object else { return false }
                 return InodeObject(object).kernelLookups > 0
-            }
-        }
-    }
-
-    /// Whether the inode is still the one its (device, inode) identity
-    /// finds: false once `unhashIdentity` took it out (its backing file was
-    /// found gone), so that a cached dentry naming it is not trusted.
-    public func isHashed(_ inode: InodeReference) -> Bool {
-        let hash = Self.hash(inode.identity)
-        return nodeTable.withSlot(inode.nodeID) { _ in
-            identityTable.withStripe(hash) { stripe in
-                stripe.find(hash, { $0 == inode.object.raw }) != nil
             }
         }
     }
