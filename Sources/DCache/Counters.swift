@@ -29,6 +29,7 @@ public enum DCacheCounter: Int, CaseIterable, Sendable {
     case kernelHeld
     case pressureBudget
     case pressurePSI
+    case pressureCgroup
     case pressureExplicit
 }
 
@@ -37,6 +38,7 @@ extension DirectoryCache.PressureSource {
         switch self {
         case .budget: return .pressureBudget
         case .psi: return .pressurePSI
+        case .cgroup: return .pressureCgroup
         case .explicit: return .pressureExplicit
         }
     }

@@ -32,7 +32,8 @@ extension DirectoryCache {
     }
 
     public enum PressureSource: String, Sendable, Codable, CaseIterable {
-        case budget, psi, explicit
+        /// cgroup: pressure in the daemon's own memory cgroup (`CgroupPressure`).
+        case budget, psi, cgroup, explicit
     }
 
     /// Frees at least `target` pages if it can, under the policy in force;

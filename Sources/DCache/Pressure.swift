@@ -55,7 +55,7 @@ extension DirectoryCache {
         case .budget, .explicit:
             guard budget > 0 else { return }
             target = resident - lowPages
-        case .psi:
+        case .psi, .cgroup:
             target = Int(Double(resident) * configuration.psiReclaimFraction)
         }
         guard target > 0 else {
@@ -82,42 +82,55 @@ extension DirectoryCache {
 /// poll() with POLLPRI when memory stalls exceed the threshold within a
 /// window. Each event asks the reclaim thread for a pass.
 final class PressureMonitor: @unchecked Sendable {
-    private let fd: Int32
+    private var psi: Int32 = -1
+    private var cgroup: CgroupPressure?
     private var stopPipe: [Int32] = [-1, -1]
     private var thread: pthread_t?
     private weak var cache: DirectoryCache?
-    /// Why PSI is unavailable, if it is (no /proc/pressure, no permission).
-    private(set) var unavailableReason: String?
+    /// What each source watches, or why it is off: `psi`, `cgroup`.
+    private(set) var sources: [String: String] = [:]
     /// The trigger's window in microseconds, once registered.
     private(set) var window = 0
 
     init(cache: DirectoryCache) {
         self.cache = cache
         let threshold = cache.configuration.psiThresholdMicroseconds
-        fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
-            unavailableReason = "cannot open /proc/pressure/memory: \(String(cString: strerror(errno)))"
-            return
+        var trigger = "some \(threshold) 1000000"
+        psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        if psi < 0 {
+            sources["psi"] = "off: cannot open /proc/pressure/memory: \(String(cString: strerror(errno)))"
+        } else {
+            // A 1 s window needs CAP_SYS_RESOURCE; without it the kernel takes
+            // only multiples of 2 s, so fall back to 2 s at the same stall rate.
+            var accepted = false
+            for (stall, window) in [(threshold, 1_000_000), (threshold * 2, 2_000_000)] where !accepted {
+                let candidate = "some \(stall) \(window)"
+                accepted = candidate.withCString { write(psi, $0, strlen($0) + 1) } > 0
+                if accepted { (self.window, trigger) = (window, candidate) }
+            }
+            if accepted {
+                sources["psi"] = "/proc/pressure/memory (\(trigger))"
+            } else {
+                sources["psi"] = "off: PSI trigger refused: \(String(cString: strerror(errno)))"
+                close(psi)
+                psi = -1
+            }
         }
-        // A 1 s window needs CAP_SYS_RESOURCE; without it the kernel takes
-        // only multiples of 2 s, so fall back to 2 s at the same stall rate.
-        var accepted = false
-        for (stall, window) in [(threshold, 1_000_000), (threshold * 2, 2_000_000)] where !accepted {
-            let trigger = "some \(stall) \(window)"
-            accepted = trigger.withCString { write(fd, $0, strlen($0) + 1) } > 0
-            if accepted { self.window = window }
+        switch CgroupPressure.register(trigger: trigger) {
+        case .success(let registered):
+            cgroup = registered
+            sources["cgroup"] = registered.description
+        case .failure(let unavailable):
+            sources["cgroup"] = "off: " + unavailable.reason
         }
-        guard accepted else {
-            unavailableReason = "PSI trigger refused: \(String(cString: strerror(errno)))"
-            return
-        }
+        guard psi >= 0 || cgroup != nil else { return }
         guard pipe(&stopPipe) == 0 else {
-            unavailableReason = "pipe2 failed"
+            sources["thread"] = "off: pipe failed"
             return
         }
         var thread = pthread_t()
         guard pthread_create(&thread, nil, pressureThreadMain, Unmanaged.passRetained(self).toOpaque()) == 0 else {
-            unavailableReason = "cannot start the PSI thread"
+            sources["thread"] = "off: cannot start the pressure thread"
             return
         }
         self.thread = thread
@@ -126,29 +139,36 @@ final class PressureMonitor: @unchecked Sendable {
     var isActive: Bool { thread != nil }
 
     fileprivate func run() {
-        var fds = [pollfd(fd: fd, events: Int16(POLLPRI), revents: 0),
-                   pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0)]
+        // A source that failed polls as -1 (ignored by poll).
+        var fds = [pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: psi, events: Int16(POLLPRI), revents: 0),
+                   pollfd(fd: cgroup?.descriptor ?? -1, events: cgroup?.events ?? 0, revents: 0)]
         while true {
-            let n = poll(&fds, 2, -1)
+            let n = poll(&fds, nfds_t(fds.count), -1)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0, fds[1].revents == 0 else { return }
-            if fds[0].revents & Int16(POLLERR) != 0 { return }
-            if fds[0].revents & Int16(POLLPRI) != 0 { cache?.reclaimer.signal(.psi) }
+            guard n > 0, fds[0].revents == 0 else { return }
+            if fds[1].revents & Int16(POLLERR) != 0 { fds[1].fd = -1 }
+            if fds[2].revents & Int16(POLLERR | POLLHUP) != 0 { fds[2].fd = -1 }
+            if fds[1].revents & Int16(POLLPRI) != 0 { cache?.reclaimer.signal(.psi) }
+            if fds[2].fd >= 0 && fds[2].revents & fds[2].events != 0 {
+                cgroup?.acknowledge()
+                cache?.reclaimer.signal(.cgroup)
+            }
+            if fds[1].fd < 0 && fds[2].fd < 0 { return }
         }
     }
 
     func stop() {
-        guard let thread else {
-            if fd >= 0 { close(fd) }
-            return
+        if let thread {
+            var byte: UInt8 = 1
+            _ = write(stopPipe[1], &byte, 1)
+            pthread_join(thread, nil)
+            self.thread = nil
+            close(stopPipe[0])
+            close(stopPipe[1])
         }
-        var byte: UInt8 = 1
-        _ = write(stopPipe[1], &byte, 1)
-        pthread_join(thread, nil)
-        self.thread = nil
-        close(stopPipe[0])
-        close(stopPipe[1])
-        close(fd)
+        if psi >= 0 { close(psi) }
+        cgroup?.close()
     }
 }
 

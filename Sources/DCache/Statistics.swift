@@ -12,7 +12,8 @@ public struct DCacheStatistics: Sendable, Codable {
     public var budgetBytes: Int
     /// Where budget reclaim stops: the low watermark, in pages (0 without
     /// a budget).
-    public var lowWatermarkPages: Int
+    /// (Optional, as the fields below: a daemon older than them omits them.)
+    public var lowWatermarkPages: Int?
     public var eviction: String
     public var migrate: Bool
     /// Live object bytes over slab bytes, over the dentry and inode caches.
@@ -22,6 +23,8 @@ public struct DCacheStatistics: Sendable, Codable {
     public var hitRate: Double
     /// Bytes of lookup-table memory (hash tables and node slots).
     public var tableBytes: Int
+    /// What each pressure source (`psi`, `cgroup`) watches, or why it is off.
+    public var pressureSources: [String: String]?
 
     public subscript(counter: DCacheCounter) -> Int { counters["\(counter)"] ?? 0 }
 }
@@ -53,7 +56,8 @@ extension DirectoryCache {
             utilization: slabBytes == 0 ? 0 : Double(liveBytes) / Double(slabBytes),
             evictedPerPage: pages == 0 ? 0 : Double(evicted) / Double(pages),
             hitRate: lookups == 0 ? 0 : Double(counters.value(.hits) + counters.value(.negativeHits)) / Double(lookups),
-            tableBytes: identityTable.bytes + dentryTable.bytes + nodeTable.issuedCount * MemoryLayout<NodeTable.RawSlot>.stride
+            tableBytes: identityTable.bytes + dentryTable.bytes + nodeTable.issuedCount * MemoryLayout<NodeTable.RawSlot>.stride,
+            pressureSources: pressure?.sources ?? ["psi": "off: --psi-threshold-us 0", "cgroup": "off: --psi-threshold-us 0"]
         )
     }
 }

@@ -122,6 +122,14 @@ public enum Session {
             return 1
         }
         context.fileSystem = fileSystem
+        // A pressure source the kernel or privileges refuse, said once (the
+        // root cgroup is not a refusal: the system-wide trigger covers it).
+        if configuration.psiThresholdMicroseconds > 0 {
+            for (source, state) in (fileSystem.cache.statistics().pressureSources ?? [:]).sorted(by: { $0.key < $1.key })
+            where state.hasPrefix("off: ") && !state.contains("root memory cgroup") {
+                logError("memory pressure: \(source) \(state)")
+            }
+        }
         fileSystem.passthrough.attach(session: session)
         withSignalsBlocked {
             fileSystem.kicker.start(session: session)

@@ -68,6 +68,11 @@ int slab_membarrier_register(void);
 /// this process. Returns 0 on success, -errno otherwise.
 int slab_membarrier(void);
 
+/// A non-blocking, close-on-exec eventfd (the memory cgroup's pressure
+/// notifications; Glibc's module does not export eventfd).
+/// Returns the descriptor, or -errno.
+int slab_eventfd(void);
+
 /// Registers a destructor that runs when a thread that set its table exits.
 int slab_thread_exit_hook(void (*destructor)(void *));
 /// Arms the exit hook for the calling thread with its table.

@@ -330,8 +330,9 @@ public struct PassthroughStatistics: Codable, Sendable, Equatable {
     public var openInodes: Int
     /// Backing files registered since mount.
     public var registrations: Int
-    /// Registrations kept after their inode's last close, for its next open.
-    public var idleRegistrations: Int
+    /// Registrations kept after their inode's last close, for its next open
+    /// (optional, as `reuses`: a daemon older than them omits them).
+    public var idleRegistrations: Int?
     /// Opens that reused an idle registration.
-    public var reuses: Int
+    public var reuses: Int?
 }

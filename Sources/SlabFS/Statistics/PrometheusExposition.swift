@@ -22,8 +22,9 @@ public enum PrometheusExposition {
         out.gauge("slabfs_negative_dentries", "Negative dentries in the cache.", c.negativeDentries)
         out.gauge("slabfs_resident_pages", "Pages the dentry and inode slabs hold.", c.residentPages)
         out.gauge("slabfs_budget_bytes", "Memory budget of the dentry and inode slabs (cache_size).", c.budgetBytes)
-        out.gauge("slabfs_low_watermark_pages", "Resident pages budget reclaim brings the cache down to.",
-                  c.lowWatermarkPages)
+        if let low = c.lowWatermarkPages {
+            out.gauge("slabfs_low_watermark_pages", "Resident pages budget reclaim brings the cache down to.", low)
+        }
         out.gauge("slabfs_utilization_ratio", "Live object bytes over slab bytes, dentry and inode slabs.",
                   c.utilization)
         out.gauge("slabfs_table_bytes", "Bytes of lookup tables (hash tables and node slots).", c.tableBytes)
@@ -104,9 +105,11 @@ public enum PrometheusExposition {
                       passthrough.openInodes)
             out.counter("slabfs_passthrough_registrations_total", "Backing files registered for passthrough.",
                         passthrough.registrations)
-            out.gauge("slabfs_passthrough_idle_registrations",
-                      "Registrations kept after their file's last close, for its next open.", passthrough.idleRegistrations)
-            out.counter("slabfs_passthrough_reuses_total", "Opens that reused an idle registration.", passthrough.reuses)
+            if let idle = passthrough.idleRegistrations, let reuses = passthrough.reuses {
+                out.gauge("slabfs_passthrough_idle_registrations",
+                          "Registrations kept after their file's last close, for its next open.", idle)
+                out.counter("slabfs_passthrough_reuses_total", "Opens that reused an idle registration.", reuses)
+            }
         }
         // Settings as labels of one sample, as node_exporter's *_info
         // metrics carry versions and names.
