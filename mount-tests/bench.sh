@@ -3,19 +3,42 @@
 # --passthrough off, --coherence timeouts and --readdir-cache off) against a
 # plain directory, libfuse's passthrough_ll and bindfs (and passthrough_hp, if
 # given) on real mounts, with large-file fio rows, a slabfs-only large round, the reclaim comparison of slabfs's
-# eviction policies, and the freshness of each mount: how soon changes made
+# eviction policies (and, in a separate run, what a reader process feels
+# during the budget cut), slabfs under real memory pressure (a cgroup-v1 memory limit), and the
+# freshness of each mount: how soon changes made
 # directly in the backing directory show through it. Writes a table (or
 # --json), SVG charts into mount-tests/bench/out/, and PASS/MISS lines for the
 # targets. A benchmark: a MISS never fails it.
 #
 #   mount-tests/bench.sh [--quick] [--json] [--repetitions R] [--large N]
 #                        [--files N] [--stats N] [--rm-files N]
+#                        [--reclaim-reader-rate N] [--pressure-files N]
+#                        [--pressure-headroom SIZE] [--pressure-psi-us N]
 #                        [--freshness-changes N] [--passthrough-hp PATH]
 #                        [--io-size SIZE] [--io-runtime S]
-#                        [--only main|large|reclaim|freshness] [--skip PART]
+#                        [--only main|large|reclaim|pressure|freshness]
+#                        [--skip PART]
 #                        [--backing tmpfs|ext4-image | --dir DIR]
 #                        [--update-readme-charts] ...
 #   mount-tests/bench.sh --help
+#
+# --reclaim-reader-rate N: after each policy's reclaim comparison, a latency
+#   run of its own (its own mount of the same tree, filled the same way, the
+#   same Zipf run, the same budget cut; the comparison's figures never see
+#   it) in which a separate reader process lstats files of cold/ (made in the
+#   backing directory before that mount, looked up by nothing else, each
+#   lstat a LOOKUP and a miss of the daemon's cache) at N a second (default
+#   2000; 0: no latency run): its latency before, during (until resident
+#   pages reach the new budget's low watermark: "pages back") and after the
+#   cut.
+# pressure: slabfs (lru, page, default) exec-ed in a memory cgroup of its own
+#   under /sys/fs/cgroup/memory (cgroup v1), whose memory.limit_in_bytes is set
+#   just above its usage (--pressure-headroom SIZE; default a quarter of the
+#   growth, at most 8M) while lookups of new files grow the cache: OOM kill or
+#   not, PSI stall, slabfs's PSI and cgroup events and pages given back, hit rate after.
+#   --pressure-files N (default --files), --pressure-psi-us N (slabfs
+#   --psi-threshold-us; default slabfs's own). Skipped where there is no
+#   cgroup-v1 memory controller. Every cgroup it made is removed on exit.
 #
 # --rm-files N: the main part ends with a reader's stat latency through each
 #   mount, idle and while rm -rf removes N files (default 100000) directly
@@ -36,7 +59,7 @@
 #   a directory holding libfuse's example/passthrough_hp.cc and cxxopts.hpp,
 #   which is then built into the work directory with g++ and pkg-config fuse3.
 #
-# Needs root (mounts, /proc/sys/vm/drop_caches). Builds slabfs in release
+# Needs root (mounts, /proc/sys/vm/drop_caches, memory cgroups). Builds slabfs in release
 # mode (set SLABFS_BIN to use a binary you built), builds passthrough_ll from
 # the examples libfuse3-dev installs (and passthrough_hp from --passthrough-hp
 # PATH, a source directory), and installs bindfs and fio with apt-get if they
@@ -116,6 +139,26 @@ cleanup() {
         for _ in $(seq 1 25); do our_daemon "$pid" "$mnt" || break; sleep 0.2; done
         our_daemon "$pid" "$mnt" && kill -KILL "$pid" 2>/dev/null
     done
+    # The memory cgroups of the pressure part (listed in WORK/cgroups; only
+    # ours, slabfs-bench-*): any process still in one goes back to the root
+    # cgroup, then the cgroup goes (rmdir of an empty cgroup).
+    local -a cgs=()
+    local cg
+    if [[ -f $WORK/cgroups ]]; then
+        while read -r cg; do
+            [[ $cg == /sys/fs/cgroup/memory/slabfs-bench-* ]] && cgs+=("$cg")
+        done < "$WORK/cgroups"
+    fi
+    for cg in "${cgs[@]}"; do
+        for i in $(seq 1 25); do
+            [[ -d $cg ]] || break
+            while read -r pid; do
+                echo "$pid" > /sys/fs/cgroup/memory/cgroup.procs 2>/dev/null || true
+            done < "$cg/cgroup.procs"
+            rmdir "$cg" 2>/dev/null && break
+            sleep 0.2
+        done
+    done
     # Then the tmpfs or loop-mounted image (or the tree under --dir).
     if is_mounted "$WORK/fs"; then
         umount "$WORK/fs" 2>/dev/null || { sleep 1; umount "$WORK/fs" 2>/dev/null; } || umount -l "$WORK/fs" 2>/dev/null || true
@@ -143,6 +186,7 @@ cleanup() {
         left+="loop device still attached: $(losetup -j "$WORK/ext4.img")"
     fi
     [[ -n $alive ]] && left+="daemons still alive:$alive"
+    for cg in "${cgs[@]}"; do [[ -d $cg ]] && left+="cgroup still there: $cg"$'\n'; done
     if [[ -n $left ]]; then
         say "check: LEFT BEHIND (not removing $WORK):"; printf '%s\n' "$left" >&2
         exit 1
@@ -154,7 +198,7 @@ cleanup() {
     else
         rm -rf "$WORK"
     fi
-    say "check: no mount, daemon or loop device of this run left (grep fuse /proc/mounts: $(grep -c fuse /proc/mounts || true) FUSE mount(s), none ours)"
+    say "check: no mount, daemon, loop device or cgroup of this run left (grep fuse /proc/mounts: $(grep -c fuse /proc/mounts || true) FUSE mount(s), none ours; $(find /sys/fs/cgroup/memory -maxdepth 1 -name 'slabfs-bench-*' 2>/dev/null | wc -l) slabfs-bench memory cgroup(s))"
     exit "$status"
 }
 trap cleanup EXIT

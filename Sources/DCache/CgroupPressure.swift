@@ -31,7 +31,7 @@ struct CgroupPressure {
     /// where there is none to watch.
     static func register(trigger: String, cgroupFile: String = "/proc/self/cgroup", root: String = "/sys/fs/cgroup",
                          level: String = CgroupPressure.level) -> Result<CgroupPressure, Unavailable> {
-        guard let text = readSmallFile(cgroupFile) else {
+        guard let text = readKernelFile(cgroupFile) else {
             return .failure(.init(reason: "cannot read \(cgroupFile)"))
         }
         switch ownMemoryCgroup(text) {
@@ -108,19 +108,3 @@ struct CgroupPressure {
 }
 
 private func errorText() -> String { String(cString: strerror(errno)) }
-
-/// A /proc or /sys file's text (at most 64 KiB).
-func readSmallFile(_ path: String) -> String? {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return nil }
-    defer { Glibc.close(descriptor) }
-    var bytes = [UInt8](repeating: 0, count: 65536)
-    var length = 0
-    while length < bytes.count {
-        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + length, $0.count - length) }
-        if count < 0 && errno == EINTR { continue }
-        guard count > 0 else { break }
-        length += count
-    }
-    return String(decoding: bytes[..<length], as: UTF8.self)
-}

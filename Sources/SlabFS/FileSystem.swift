@@ -28,6 +28,13 @@
 // cache at once; past the cache timeout we ask the backing directory again,
 // and a name found gone (ENOENT), replaced (another device and inode) or
 // stale (ESTALE) leaves the cache.
+//
+// Locks of this module, in the order they are taken (then DCache's, then
+// Slab's; docs/DESIGN.md has all three): `Passthrough`'s registry (an open
+// that registers a backing file opens it under it), then `PathDescriptors`'
+// table (which reads a node-table slot inside it). `HandleTable`, the
+// directory descriptors and places, the kicker's queue and the recent-node
+// ring are each taken alone. No FUSE notification is sent with any held.
 
 import CFuse
 import DCache

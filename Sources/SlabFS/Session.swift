@@ -220,7 +220,7 @@ public enum Session {
 
     /// From CapEff in /proc/self/status.
     private static func hasEffectiveCapability(_ bit: Int) -> Bool {
-        guard let status = readProcFile("/proc/self/status"),
+        guard let status = readKernelFile("/proc/self/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
               let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: \.isWhitespace), radix: 16)
         else { return false }
@@ -229,7 +229,7 @@ public enum Session {
 
     /// The initial user namespace maps every uid to itself.
     private static func inInitialUserNamespace() -> Bool {
-        let map = readProcFile("/proc/self/uid_map")?.split(whereSeparator: \.isWhitespace) ?? []
+        let map = readKernelFile("/proc/self/uid_map")?.split(whereSeparator: \.isWhitespace) ?? []
         return map == ["0", "0", "4294967295"]
     }
 

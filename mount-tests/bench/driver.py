@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Driver for mount-tests/bench.sh: slabfs against native, libfuse's
-passthrough_ll and bindfs on real mounts, and the reclaim comparison of
-slabfs's eviction policies on a real mount. Standard library only.
+passthrough_ll and bindfs on real mounts, the reclaim comparison of
+slabfs's eviction policies on a real mount (and, in a latency run of its own
+per policy, a reader process across the budget cut: reclaim_latency.py), and slabfs under a cgroup memory limit
+(pressure.py). Standard library only.
 
 bench.sh builds the binaries, sets up the work directory and the cleanup trap,
 and runs this. Every daemon is started here in the foreground (-f) so that
@@ -30,6 +32,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fio_rows  # noqa: E402
 import freshness  # noqa: E402
+import pressure  # noqa: E402
+import reclaim_latency as rl  # noqa: E402
 import rmreader  # noqa: E402
 import svgchart  # noqa: E402
 
@@ -68,7 +72,7 @@ FUSE_TARGETS = ["slabfs", "slabfs-pt-off", "slabfs-timeouts", "slabfs-rdc-off", 
 # Columns without the fio rows, and why.
 IO_SKIP = {"slabfs-rdc-off": "the readdir cache does not touch file I/O"}
 OPTIONAL_TARGETS = ["passthrough_hp"]  # with --passthrough-hp
-PARTS = ["main", "large", "reclaim", "freshness"]
+PARTS = ["main", "large", "reclaim", "pressure", "freshness"]
 
 
 def optional_targets(a):
@@ -157,8 +161,9 @@ def drop_caches():
 class Daemon:
     """A FUSE daemon in the foreground, mounted on `mnt`, as a context manager."""
 
-    def __init__(self, name, argv, mnt, args):
+    def __init__(self, name, argv, mnt, args, preexec=None):
         self.name, self.argv, self.mnt = name, argv, mnt
+        self.preexec = preexec  # run in the child before exec (e.g. joining a cgroup)
         self.daemons = args.daemons
         self.proc = None
         self.stop_note = ""
@@ -168,7 +173,7 @@ class Daemon:
         os.makedirs(os.path.dirname(self.logpath), exist_ok=True)
         logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=self.preexec)
         logf.close()
         with open(self.daemons, "a") as f:
             f.write(f"{self.proc.pid} {self.mnt}\n")
@@ -747,10 +752,22 @@ class Bench:
                                      f"setfattr user.slabfs.reclaim={pages_before - half} (half of {pages_before} pages)")
             res["cut_call_s"] = time.perf_counter() - t0
             # Wait for the reclaim (and the kicks it sent) to settle.
+            # (Also noted, from the same reads and without a read more: when
+            # resident pages were first at or below the new budget's low
+            # watermark, "pages back" at this loop's 100 ms; the latency run
+            # below times it at 10 ms.)
             st_after, last, stable_since = None, None, time.monotonic()
+            low, back_s, pmin = None, None, None
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 st_after = slabfs_stats(mnt)
+                pages_now = resident_pages(st_after)
+                pmin = pages_now if pmin is None else min(pmin, pages_now)
+                if low is None and "cache_size_error" not in res:
+                    low, res["cut_low_watermark_source"] = rl.low_watermark_pages(
+                        st_after, dig(st_after, "cache.budgetBytes", "budgetBytes") or half * psize, psize, dig)
+                if back_s is None and low is not None and pages_now <= low:
+                    back_s = time.perf_counter() - t0
                 key = (resident_pages(st_after), evicted(st_after), counter(st_after, "pagesReclaimed"),
                        counter(st_after, "moves"))
                 if key != last:
@@ -759,6 +776,7 @@ class Bench:
                     break
                 time.sleep(0.1)
             res["settle_s"] = time.perf_counter() - t0
+            res["cut_low_watermark_pages"], res["cut_pages_back_s"], res["cut_pages_min_polled"] = low, back_s, pmin
             try:
                 res["reclaim_report"] = json.loads(os.getxattr(mnt, "user.slabfs.reclaim").decode())
             except (OSError, ValueError):
@@ -799,6 +817,18 @@ class Bench:
             res["evicted_during_new"] = evicted(st_new) - evicted(st_end)
         if d.stop_note:
             res["stop_note"] = d.stop_note
+        # What requests feel while reclaim runs: a run of its own (its own
+        # mount of the same tree, filled the same way, the same Zipf run 1,
+        # the same cut) with a reader process across the cut, so that none
+        # of the comparison's figures above carries the reader's lookups.
+        if self.a.reclaim_reader_rate > 0:
+            try:
+                res["latency"] = rl.run(self, sys.modules[__name__], name, res["options"], src, nfiles, ndirs, seq1)
+            except Interrupted:
+                raise
+            except Exception as e:
+                log(f"    latency run ERROR: {type(e).__name__}: {e}")
+                self.errors.append({"round": "reclaim-latency", "target": name, "error": f"{type(e).__name__}: {e}"})
         shutil.rmtree(src, ignore_errors=True)
         return res
 
@@ -1062,10 +1092,16 @@ def table_reclaim(rec, args):
         lines.append(f"  {r['policy']}: before the cut {fmt_rate(b['stats_per_s'])} stats/s, hit rate {hr} "
                      f"({b['lookups']} lookups), {'-' if held is None else held} inodes held by the kernel at the cut, "
                      f"{r['objects_before']} objects; after: {r['after']['lookups']} lookups, "
-                     f"pages {r['pages_after']} -> {r['pages_end']}; the cut settled in {r['settle_s']:.1f} s"
+                     f"pages {r['pages_after']} -> {r['pages_end']}; "
+                     + (f"pages back (<= {r['cut_low_watermark_pages']}) within {r['cut_pages_back_s']:.1f} s "
+                        f"(100 ms stats reads), " if r.get("cut_pages_back_s") is not None
+                        else f"pages not back to {r['cut_low_watermark_pages']} (lowest read {r.get('cut_pages_min_polled')}), "
+                        if r.get("cut_low_watermark_pages") is not None else "")
+                     + f"the cut settled in {r['settle_s']:.1f} s"
                      + (f"; new draw: {fmt_rate(r['after_new']['stats_per_s'])} stats/s, {r['after_new']['lookups']} lookups, "
                         f"{r['evicted_during_new']} objects evicted while it ran, pages -> {r['pages_end_new']}"
                         if r.get("after_new") else ""))
+    lines += rl.table(rec)
     return "\n".join(lines)
 
 
@@ -1276,7 +1312,8 @@ OPTIONS_NOTE = f"""mount options (kernel-cache-relevant):
 def main():
     ap = argparse.ArgumentParser(
         prog="mount-tests/bench.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="slabfs against native, passthrough_ll, bindfs (and passthrough_hp), slabfs's reclaim policies, "
+        description="slabfs against native, passthrough_ll, bindfs (and passthrough_hp), slabfs's reclaim policies "
+                    "(and under a cgroup memory limit), "
                     "and how soon changes behind the mount show through it, on real mounts.",
         epilog="""parts:
   main       native, slabfs, slabfs-pt-off (--passthrough off), slabfs-timeouts (--coherence timeouts),
@@ -1291,7 +1328,17 @@ def main():
              latency, idle and while rm -rf removes --rm-files files directly in the backing directory
   large      the same with N=--large files, native and slabfs only, one repetition
   reclaim    slabfs --eviction lru, --eviction page --migrate off, and the defaults: the same tree, the same
-             Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again
+             Zipf(1.0) stats, the budget cut to half of the pages in use, the same stats again. Then, per policy,
+             a latency run of its own (its own mount of the same tree, filled the same way, the same Zipf run 1,
+             the same cut) with a reader process across the cut: --reclaim-reader-rate lstats/s of files in cold/,
+             made in the backing directory before that mount and looked up by nothing else, each once (every
+             lstat a LOOKUP and a miss of the daemon's cache, checked against its LOOKUP, hit and miss counts):
+             its p50/p99/max before (1 s), during (until resident pages reach the new budget's low watermark,
+             polled every 10 ms: "pages back") and after (1 s)
+  pressure   slabfs (lru, page, default) exec-ed in a cgroup-v1 memory cgroup of its own: half the tree looked
+             up, a Zipf run, then memory.limit_in_bytes just above its usage (--pressure-headroom) while lookups
+             of new files grow the cache: OOM kill or not, PSI stall (/proc/pressure/memory), slabfs's PSI events
+             and pages given back, the hit rate of a new Zipf draw after; every cgroup removed on exit
   freshness  slabfs, slabfs-timeouts, bindfs, passthrough_ll (and passthrough_hp): create, unlink, rename (same
              directory, across), chmod, chown, truncate/append, mkdir, rmdir and the rewrite of a file open through
              the mount, each made directly in the backing directory, --freshness-changes times in batches of 100;
@@ -1300,7 +1347,8 @@ By default native's tree and every backing directory go on a fresh loop-mounted 
 so that drop_caches makes the backing directory's lookups cold too, without the history of this VM's root
 filesystem); --backing tmpfs uses a tmpfs the bench mounts (the daemons' own costs only; tmpfs keeps its dentries
 through drop_caches), --dir DIR a plain directory. Everything is unmounted on exit. Output: the table (stdout, or
-stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}.
+stderr with --json), mount-tests/bench/out/{table.txt,results.json,throughput.svg,reclaim.svg}. The pressure
+part needs a cgroup-v1 memory controller at /sys/fs/cgroup/memory (it is skipped, and says so, without one).
 --passthrough-hp PATH adds libfuse's passthrough_hp (a binary, or a directory holding passthrough_hp.cc and
 cxxopts.hpp, which bench.sh builds) to the main comparison, the rm -rf reader and the freshness part.
 A slabfs without --passthrough (built before it) runs without the slabfs-pt-off column; the table says so.
@@ -1322,11 +1370,23 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--reclaim-pinned", action="store_true",
                     help="reclaim comparison: the cut comes while the kernel holds what the first Zipf run touched "
                          "(the default; kept for old command lines)")
+    ap.add_argument("--reclaim-reader-rate", type=int, default=rl.RATE, metavar="N",
+                    help="reclaim comparison: lstats per second of the reader process that runs across the cut of "
+                         "a separate latency run per policy (files of cold/, which nothing else looks up, each once: "
+                         f"every lstat a LOOKUP and a miss; default {rl.RATE}; 0: no latency run)")
+    ap.add_argument("--pressure-files", type=int, metavar="N",
+                    help="files in the memory-pressure part (default: --files, 100000)")
+    ap.add_argument("--pressure-headroom", metavar="SIZE",
+                    help="memory-pressure part: memory.limit_in_bytes is set to the daemon's cgroup usage plus SIZE "
+                         "before the cache grows (default: a quarter of what the growth would charge, at most 8M)")
+    ap.add_argument("--pressure-psi-us", type=int, metavar="N",
+                    help="memory-pressure part: slabfs --psi-threshold-us N (default: slabfs's own default)")
     ap.add_argument("--seed", type=int, default=42, help="seed of the Zipf workload (default 42)")
     ap.add_argument("--skip", action="append", default=[], choices=PARTS,
                     help="skip a part (may be repeated)")
     ap.add_argument("--only", action="append", default=[], choices=PARTS,
-                    help="run only this part (may be repeated): --only reclaim runs the reclaim comparison alone")
+                    help="run only this part (may be repeated): --only reclaim runs the reclaim comparison alone, "
+                         "--only pressure the memory-pressure part")
     ap.add_argument("--pll-opts", default="", help="extra -o options for passthrough_ll (e.g. cache=always)")
     ap.add_argument("--passthrough-hp", metavar="PATH",
                     help="add libfuse's passthrough_hp as a column: PATH is its binary, or a directory holding "
@@ -1399,6 +1459,21 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
         ap.error(f"--passthrough-hp {a.passthrough_hp}: neither an executable nor a directory holding passthrough_hp.cc")
     if a.passthrough_hp and not a.passthrough_hp_bin and os.path.isfile(a.passthrough_hp):
         a.passthrough_hp_bin = os.path.abspath(a.passthrough_hp)
+    if a.pressure_files is None:
+        a.pressure_files = a.files
+    if a.pressure_files < 2:
+        ap.error("--pressure-files must be at least 2")
+    if a.pressure_headroom is not None:
+        try:
+            a.pressure_headroom = fio_rows.parse_size(a.pressure_headroom)
+        except ValueError as e:
+            ap.error(f"--pressure-headroom {e}")
+        if a.pressure_headroom < 1:
+            ap.error("--pressure-headroom must be above 0")
+    if a.pressure_psi_us is not None and not 0 <= a.pressure_psi_us < 1_000_000:
+        ap.error("--pressure-psi-us must be in [0, 1000000)")
+    if a.reclaim_reader_rate < 0:
+        ap.error("--reclaim-reader-rate must be at least 0")
     if a.reclaim_pinned and a.reclaim_unpinned:
         ap.error("--reclaim-pinned and --reclaim-unpinned exclude each other")
     if a.only:
@@ -1428,6 +1503,13 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     result = {"config": {"files_main": a.n, "repetitions": a.repetitions, "large": a.large, "files": a.files,
                          "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts,
                          "backing": a.backing, "dir": a.dir, "reclaim_pinned": not a.reclaim_unpinned,
+                         "reclaim_reader": {"rate": a.reclaim_reader_rate, "warmup_s": rl.WARMUP_S, "before_s": rl.BEFORE_S,
+                                            "after_s": rl.AFTER_S, "poll_s": rl.POLL_S,
+                                            "back_timeout_s": rl.BACK_TIMEOUT_S,
+                                            "cold_files": rl.cold_count(a.reclaim_reader_rate)},
+                         "pressure": {"files": a.pressure_files, "headroom": a.pressure_headroom,
+                                      "psi_threshold_us": a.pressure_psi_us, "grow_s": pressure.GROW_S,
+                                      "poll_s": pressure.POLL_S, "cgroup_root": pressure.CG_ROOT},
                          "rm_files": a.rm_files, "freshness_changes": a.freshness_changes,
                          "passthrough_hp": a.passthrough_hp, "io_size": a.io_size, "io_runtime_s": a.io_runtime,
                          "skipped_targets": a.skip_targets,
@@ -1463,6 +1545,10 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
             result["large"] = b.round(["native", "slabfs"], a.large, 1, "large")
         if "reclaim" not in a.skip:
             result["reclaim"] = b.reclaim()
+        if "pressure" not in a.skip:
+            result["pressure"] = pressure.run(b, sys.modules[__name__],
+                                              b.zipf_sequence(a.pressure_files, a.stats, a.seed),
+                                              b.zipf_sequence(a.pressure_files, a.stats, a.seed, draw=1))
         if "freshness" not in a.skip:
             result["freshness"], result["freshness_meta"] = freshness.run(
                 b, ["slabfs", "slabfs-timeouts", "bindfs", "passthrough_ll"] + optional_targets(a), a.freshness_changes)
@@ -1482,6 +1568,8 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
         parts.append(table_round(result["large"], "large round (slabfs only; native for the ratios)", 1))
     if result.get("reclaim"):
         parts.append(table_reclaim(result["reclaim"], a))
+    if result.get("pressure"):
+        parts.append(pressure.table(result["pressure"]))
     if "freshness" in result:
         parts.append(freshness.table(result["freshness"], result["freshness_meta"], a.freshness_changes,
                                      FUSE_TARGETS + OPTIONAL_TARGETS))
@@ -1490,6 +1578,10 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     if status == 0:
         if "main" not in a.skip and a.rm_files > 0:
             checks += rmreader.checks(result.get("rm_reader"))
+        if "reclaim" not in a.skip:
+            checks += rl.checks(result.get("reclaim"), a.files)
+        if "pressure" not in a.skip:
+            checks += pressure.checks(result.get("pressure"))
         if "freshness" not in a.skip:
             checks += freshness.checks(result.get("freshness", {}))
     result["targets_check"] = checks

@@ -155,7 +155,7 @@ final class BackingWatch: @unchecked Sendable {
     /// fifth field, with spaces, tabs, newlines and backslashes as octal
     /// escapes).
     static func mountPoints(under root: String, mountinfo: String? = nil) -> [String] {
-        guard let text = mountinfo ?? readProcFile("/proc/self/mountinfo") else { return [] }
+        guard let text = mountinfo ?? readKernelFile("/proc/self/mountinfo") else { return [] }
         let prefix = root == "/" ? "/" : root + "/"
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)

@@ -223,24 +223,11 @@ extension FileSystem {
         // Every setting as its attribute reads now: runtime changes show.
         var settings = Dictionary(uniqueKeysWithValues: Setting.allCases.map { ($0.optionKey, settingValue($0)) })
         settings["allow_other"] = configuration.allowOther ? "on" : "off"
-        return MountStatistics(cache: cache.statistics(), daemonRSSBytes: Self.residentBytes(),
+        return MountStatistics(cache: cache.statistics(), daemonRSSBytes: ProcessMemory.residentBytes(),
                                kernelHeldInodes: cache.kernelHeldInodes, configuration: settings,
                                requestLoop: requestLoop.statistics, coherence: coherence.statistics,
                                requests: requestLoop.statistics == nil ? nil : requestLoop.requests.snapshot,
                                passthrough: passthrough.statistics)
-    }
-
-    /// The daemon's RSS: the second field of /proc/self/statm, in pages.
-    private static func residentBytes() -> Int {
-        let descriptor = Glibc.open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return 0 }
-        defer { _ = Glibc.close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = Glibc.read(descriptor, &buffer, buffer.count)
-        guard count > 0 else { return 0 }
-        let fields = buffer[..<count].split(separator: UInt8(ascii: " "))
-        guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
-        return pages * Int(getpagesize())
     }
 
     private func json<T: Encodable>(_ value: T) throws(Errno) -> [UInt8] {

@@ -1,6 +1,5 @@
 import CFuse
 import DCache
-import DequeModule
 import Glibc
 import Slab
 import Synchronization
@@ -45,14 +44,13 @@ final class Passthrough: @unchecked Sendable {
     private let fuseDescriptor = Atomic<Int32>(-1)
 
     private enum InodeState {
-        /// Registered as backing file `id`, used by `opens` opens; with 0
-        /// it is idle (`idleStamp` names its place in the idle order).
-        /// `identity`: the file's, checked before an idle id is reused.
-        case passthrough(id: Int32, opens: Int, idleStamp: UInt64, identity: CacheIdentity)
+        /// Registered as backing file `id`, used by `opens` opens (at least
+        /// one); `identity`: the file's, kept with an idle registration.
+        case passthrough(id: Int32, opens: Int, identity: CacheIdentity)
         case cached(opens: Int)
     }
 
-    /// Inodes open now, and the registrations kept idle, oldest first.
+    /// Inodes open now, and the registrations kept idle.
     ///
     /// Why keep them: a registration costs the daemon an open of the
     /// backing file and an ioctl, and its release another ioctl and a
@@ -61,44 +59,19 @@ final class Passthrough: @unchecked Sendable {
     /// kernel holds the backing file while the id is registered, so an idle
     /// registration is kept only where events tell us when the file goes:
     /// dropped when the kernel forgets the inode (after an unlink, through
-    /// the mount or behind it, it does at once), and the oldest beyond
-    /// `idleLimit`. Our own descriptor is closed once the kernel has the
-    /// file: the daemon holds none per registration.
+    /// the mount or behind it, it does at once), when its mode changes, and
+    /// when the table's set for it is full. Our own descriptor is closed
+    /// once the kernel has the file: the daemon holds none per registration.
     private struct Registry {
         var inodes: [NodeID: InodeState] = [:]
         /// Registered read-only (the backing file refused writing: busy
         /// being executed, immutable): never kept idle, so that a later
         /// write open registers a writable file.
         var readOnly: Set<NodeID> = []
-        var idleOrder = Deque<(node: NodeID, stamp: UInt64)>()
-        var idle = 0
-        var nextStamp: UInt64 = 1
-
-        /// Leaves `node` idle; returns the ids of the oldest idle
-        /// registrations beyond `limit`, dropped.
-        mutating func makeIdle(_ node: NodeID, id: Int32, identity: CacheIdentity, limit: Int) -> [Int32] {
-            inodes[node] = .passthrough(id: id, opens: 0, idleStamp: nextStamp, identity: identity)
-            idleOrder.append((node, nextStamp))
-            nextStamp += 1
-            idle += 1
-            var dropped: [Int32] = []
-            while idle > limit, let oldest = idleOrder.popFirst() {
-                guard case .passthrough(let oldID, 0, oldest.stamp, _)? = inodes[oldest.node] else { continue }
-                inodes[oldest.node] = nil
-                idle -= 1
-                dropped.append(oldID)
-            }
-            // Places left behind by idle registrations opened again.
-            if idleOrder.count > 4 * max(limit, 64) {
-                idleOrder = Deque(idleOrder.filter { place in
-                    if case .passthrough(_, 0, place.stamp, _)? = inodes[place.node] { true } else { false }
-                })
-            }
-            return dropped
-        }
+        var idle: IdleRegistrations
     }
 
-    private let registry = Locked(Registry())
+    private let registry: Locked<Registry>
     /// Inodes open in passthrough now, readable without the lock (getattr asks).
     private let registered = Atomic<Int>(0)
     /// Idle registrations now.
@@ -112,6 +85,7 @@ final class Passthrough: @unchecked Sendable {
     init(wanted: Bool, refusal: String?, idleLimit: Int = 4096) {
         negotiation = InitNegotiation(wantsPassthrough: wanted)
         self.idleLimit = idleLimit
+        registry = Locked(Registry(idle: IdleRegistrations(capacity: idleLimit)))
         self.refusal.withLock { $0 = refusal }
     }
 
@@ -138,7 +112,7 @@ final class Passthrough: @unchecked Sendable {
     func isOpen(_ node: NodeID) -> Bool {
         guard registered.load(ordering: .relaxed) > 0 else { return false }
         return registry.withLock {
-            if case .passthrough(_, let opens, _, _)? = $0.inodes[node] { opens > 0 } else { false }
+            if case .passthrough? = $0.inodes[node] { true } else { false }
         }
     }
 
@@ -163,27 +137,25 @@ final class Passthrough: @unchecked Sendable {
         defer { if let stale { closeBacking(stale) } }
         return registry.withLock { registry -> Int32? in
             switch registry.inodes[node] {
-            case .passthrough(let id, let count, _, let registeredIdentity)? where count > 0:
-                registry.inodes[node] = .passthrough(id: id, opens: count + 1, idleStamp: 0, identity: registeredIdentity)
+            case .passthrough(let id, let count, let fileIdentity)?:
+                registry.inodes[node] = .passthrough(id: id, opens: count + 1, identity: fileIdentity)
                 return id
-            case .passthrough(let id, _, _, let registeredIdentity)?:
-                registry.idle -= 1
-                idleNow.add(-1, ordering: .relaxed)
-                registry.inodes[node] = nil
-                // The same file, still eligible (not made setuid or setgid
-                // while idle), with passthrough still on: reuse it.
-                if registeredIdentity == identity && eligible && isActive {
-                    registry.inodes[node] = .passthrough(id: id, opens: 1, idleStamp: 0, identity: identity)
-                    registered.add(1, ordering: .relaxed)
-                    reuses.add(1, ordering: .relaxed)
-                    return id
-                }
-                stale = id
-                return registerOrCache(node, identity: identity, eligible: eligible, &registry, openBacking)
             case .cached(let count)?:
                 registry.inodes[node] = .cached(opens: count + 1)
                 return nil
             case nil:
+                if let (id, keptFor) = registry.idle.take(node) {
+                    idleNow.store(registry.idle.count, ordering: .relaxed)
+                    // The same file, still eligible (not made setuid or
+                    // setgid while idle), with passthrough still on: reuse it.
+                    if keptFor == identity && eligible && isActive {
+                        registry.inodes[node] = .passthrough(id: id, opens: 1, identity: identity)
+                        registered.add(1, ordering: .relaxed)
+                        reuses.add(1, ordering: .relaxed)
+                        return id
+                    }
+                    stale = id
+                }
                 return registerOrCache(node, identity: identity, eligible: eligible, &registry, openBacking)
             }
         }
@@ -197,7 +169,7 @@ final class Passthrough: @unchecked Sendable {
             return nil
         }
         if !writable { registry.readOnly.insert(node) }
-        registry.inodes[node] = .passthrough(id: id, opens: 1, idleStamp: 0, identity: identity)
+        registry.inodes[node] = .passthrough(id: id, opens: 1, identity: identity)
         registered.add(1, ordering: .relaxed)
         registrations.add(1, ordering: .relaxed)
         return id
@@ -211,33 +183,31 @@ final class Passthrough: @unchecked Sendable {
     @discardableResult
     func release(_ node: NodeID, keepIdle: Bool) -> Bool {
         guard negotiation.wantsPassthrough else { return false }
-        let (wasPassthrough, ended, toClose): (Bool, Bool, [Int32]) = registry.withLock { registry in
+        let (wasPassthrough, ended, toClose): (Bool, Bool, Int32?) = registry.withLock { registry in
             switch registry.inodes[node] {
-            case .passthrough(let id, let count, _, let identity)? where count > 0:
+            case .passthrough(let id, let count, let identity)?:
                 if count > 1 {
-                    registry.inodes[node] = .passthrough(id: id, opens: count - 1, idleStamp: 0, identity: identity)
-                    return (true, false, [])
+                    registry.inodes[node] = .passthrough(id: id, opens: count - 1, identity: identity)
+                    return (true, false, nil)
                 }
+                registry.inodes[node] = nil
                 let readOnly = registry.readOnly.remove(node) != nil
-                guard keepIdle && idleLimit > 0 && !readOnly else {
-                    registry.inodes[node] = nil
-                    return (true, true, [id])
-                }
-                let dropped = registry.makeIdle(node, id: id, identity: identity, limit: idleLimit)
-                idleNow.store(registry.idle, ordering: .relaxed)
-                return (true, true, dropped)
+                guard keepIdle && idleLimit > 0 && !readOnly else { return (true, true, id) }
+                let displaced = registry.idle.put(node, id: id, identity: identity)
+                idleNow.store(registry.idle.count, ordering: .relaxed)
+                return (true, true, displaced)
             case .cached(let count)?:
                 registry.inodes[node] = count > 1 ? .cached(opens: count - 1) : nil
-                return (false, false, [])
-            case .passthrough?, nil:
-                return (false, false, [])
+                return (false, false, nil)
+            case nil:
+                return (false, false, nil)
             }
         }
         if ended {
             registered.add(-1, ordering: .relaxed)
             recent.withLock { $0.insert(node) }
         }
-        toClose.forEach(closeBacking)
+        if let toClose { closeBacking(toClose) }
         return wasPassthrough
     }
 
@@ -250,10 +220,8 @@ final class Passthrough: @unchecked Sendable {
     func dropIdle(_ node: NodeID) {
         guard hasIdleRegistrations else { return }
         let id: Int32? = registry.withLock { registry in
-            guard case .passthrough(let id, 0, _, _)? = registry.inodes[node] else { return nil }
-            registry.inodes[node] = nil
-            registry.idle -= 1
-            idleNow.store(registry.idle, ordering: .relaxed)
+            guard let (id, _) = registry.idle.take(node) else { return nil }
+            idleNow.store(registry.idle.count, ordering: .relaxed)
             return id
         }
         if let id { closeBacking(id) }

@@ -27,7 +27,7 @@ public enum StatisticsReport {
                 + "moves \(c[.moves]), kicks \(c[.kicksRequested])",
             " Evicted: reclaim \(c[.evictionsReclaim]), lru \(c[.evictionsLRU]), compaction \(c[.evictionsCompaction]), "
                 + "negative cap \(c[.evictionsNegativeLimit])",
-            " Pressure events: budget \(c[.pressureBudget]), psi \(c[.pressurePSI]), explicit \(c[.pressureExplicit])",
+            " Pressure events: budget \(c[.pressureBudget]), psi \(c[.pressurePSI]), cgroup \(c[.pressureCgroup]), explicit \(c[.pressureExplicit])",
         ]
         if let loop = stats.requestLoop {
             lines.append(" Requests: queued \(loop.queued), caught polling \(loop.caughtPolling), after sleep \(loop.afterSleep), yields \(loop.yields); "
