@@ -461,7 +461,8 @@ mt_have_control() { [ "$MT_TARGET" != native ]; }
 # cache's statistics sit under "cache" in the daemon's JSON (MountStatistics);
 # a path not found at the top is looked up there too, so both
 # cache.counters.moves and counters.moves work.
-# Read with os.getxattr rather than getfattr: no name mangling, no escaping.
+# Read by bench/stats.py (the bench's reader too) with os.getxattr rather
+# than getfattr: no name mangling, no escaping.
 slabfs_stat() {
     MT_STATS_MNT=${2:-$MT_MNT} slabfs_stats "$1"
 }
@@ -469,31 +470,12 @@ slabfs_stat() {
 # slabfs_stats KEY...: several fields from one read, space-separated, in
 # order (one snapshot, so counters compared with each other agree).
 slabfs_stats() {
-    python3 - "${MT_STATS_MNT:-$MT_MNT}" "$@" <<'EOF'
-import json, os, sys
-stats = json.loads(os.getxattr(sys.argv[1], "user.slabfs.stats"))
-
-def lookup(value, path):
-    for part in path:
-        value = value[int(part)] if isinstance(value, list) else value[part]
-    return value
-
-out = []
-for key in sys.argv[2:]:
-    path = key.split(".")
-    try:
-        value = lookup(stats, path)
-    except (KeyError, IndexError, ValueError):
-        value = lookup(stats["cache"], path)
-    out.append(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
-print(" ".join(out))
-EOF
+    python3 "$MT_HOME/bench/stats.py" get "${MT_STATS_MNT:-$MT_MNT}" "$@"
 }
 
 # slabfs_stats_json [MNT]: the whole statistics JSON, one line.
 slabfs_stats_json() {
-    python3 -c 'import os, sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.slabfs.stats").decode())' \
-        "${1:-$MT_MNT}"
+    python3 "$MT_HOME/bench/stats.py" json "${1:-$MT_MNT}"
 }
 
 # ---------------------------------------------------------------- suite life

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """POSIX semantics probes for the slabfs mount tests (suite a, standard library only).
 
-Prints "PASS what" / "FAIL what: why" / "SKIP what: why" lines (lib.sh's
-mt_py_checks counts them) and exits 1 if any check failed.
+Prints "PASS what" / "FAIL what: why" / "SKIP what: why" lines (checks.py;
+lib.sh's mt_py_checks counts them) and exits 1 if any check failed.
 
   semantics MNT --ref DIR --other DIR   error cases, link counts, renames, hard links,
                                         symlink loops, EXDEV (DIR: another filesystem)
@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-FAILURES = 0
+from checks import check, failures, relay, skip
 
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 AT_FDCWD = -100
@@ -63,14 +63,6 @@ def utimensat(path, atime, mtime):
         raise OSError(e, os.strerror(e), path)
 
 
-def emit(kind, what, why=""):
-    global FAILURES
-    if kind == "FAIL":
-        FAILURES += 1
-    print("%s %s%s" % (kind, what, ": " + why if why else ""))
-    sys.stdout.flush()
-
-
 def ename(e):
     return errno.errorcode.get(e, str(e))
 
@@ -98,10 +90,10 @@ class Run:
         if self.ref is None:
             return
         if got == want:
-            emit("PASS", what)
+            check(True, what)
         else:
             native = self.ref.get(what, "?")
-            emit("FAIL", what, "got %r, want %r (a plain directory gives %r)" % (got, want, native))
+            check(False, what, "got %r, want %r (a plain directory gives %r)" % (got, want, native))
 
     def same(self, what, got):
         """got must be what the plain directory gave."""
@@ -116,7 +108,7 @@ class Run:
 
     def skip(self, what, why):
         if self.ref is not None:
-            emit("SKIP", what, why)
+            skip(what, why)
 
 
 def both(scenario, mnt, ref, *args):
@@ -497,27 +489,21 @@ def perms(a):
                           sys.executable, os.path.abspath(__file__), "perms-nobody", a.mnt],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     text = out.stdout.decode(errors="replace")
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    global FAILURES
-    FAILURES += text.count("\nFAIL ") + text.startswith("FAIL ")
+    relay(text)
     if out.returncode not in (0, 1) or "PASS " not in text:
-        emit("FAIL", "perms-nobody ran", "status %d: %s" % (out.returncode, text[-500:]))
+        check(False, "perms-nobody ran", "status %d: %s" % (out.returncode, text[-500:]))
 
     # What nobody created is owned by nobody in the backing directory.
     for rel in ("sticky/mine", "sticky/minedir", "open/renamed"):
         try:
             st = os.lstat(os.path.join(src, rel))
-            emit("PASS" if (st.st_uid, st.st_gid) == (NOBODY, NOGROUP) else "FAIL",
-                 "backing %s owned by nobody:nogroup" % rel, "uid %d gid %d" % (st.st_uid, st.st_gid))
-            if (st.st_uid, st.st_gid) != (NOBODY, NOGROUP):
-                FAILURES += 1
+            # uid and gid on the PASS line too
+            check((st.st_uid, st.st_gid) == (NOBODY, NOGROUP),
+                  "backing %s owned by nobody:nogroup: uid %d gid %d" % (rel, st.st_uid, st.st_gid))
         except OSError as e:
-            emit("FAIL", "backing %s owned by nobody:nogroup" % rel, e.strerror)
+            check(False, "backing %s owned by nobody:nogroup" % rel, e.strerror)
     st = os.lstat(os.path.join(src, "sticky", "rootfile"))
-    emit("PASS" if st.st_uid == 0 else "FAIL", "root's file in the sticky dir is still there, owned by root")
-    if st.st_uid != 0:
-        FAILURES += 1
+    check(st.st_uid == 0, "root's file in the sticky dir is still there, owned by root")
 
 
 def perms_nobody(a):
@@ -528,12 +514,12 @@ def perms_nobody(a):
         if got not in errno.errorcode.values():
             got = "ok"
         if got == w:
-            emit("PASS", "as nobody: " + what)
+            check(True, "as nobody: " + what)
         else:
-            emit("FAIL", "as nobody: " + what, "got %s, want %s" % (got, w))
+            check(False, "as nobody: " + what, "got %s, want %s" % (got, w))
 
-    emit("PASS" if os.getuid() == NOBODY and os.getgroups() in ([], [NOGROUP]) else "FAIL",
-         "as nobody: running as uid %d gid %d groups %r" % (os.getuid(), os.getgid(), os.getgroups()))
+    check(os.getuid() == NOBODY and os.getgroups() in ([], [NOGROUP]),
+          "as nobody: running as uid %d gid %d groups %r" % (os.getuid(), os.getgid(), os.getgroups()))
     want("stat of the mount root works (allow_other)", "ok", lambda: os.stat(a.mnt))
     want("read of a 0600 root file: EACCES", "EACCES", lambda: read_file(j("secret")))
     want("stat of a 0600 root file works", "ok", lambda: os.stat(j("secret")))
@@ -594,7 +580,7 @@ def sc_setid(r, root):
     try:
         results = json.loads(out.stdout)
     except ValueError:
-        emit("FAIL", "setid-nobody ran", out.stdout.decode(errors="replace")[-500:])
+        check(False, "setid-nobody ran", out.stdout.decode(errors="replace")[-500:])
         return
     for name, mode in SETID_FILES:
         for op in SETID_OPS:
@@ -659,7 +645,7 @@ def main():
     a = p.parse_args()
     {"semantics": semantics, "times": times, "perms": perms, "perms-nobody": perms_nobody,
      "setid": setid, "setid-nobody": setid_nobody}[a.cmd](a)
-    sys.exit(1 if FAILURES else 0)
+    sys.exit(1 if failures() else 0)
 
 
 if __name__ == "__main__":

@@ -557,7 +557,7 @@ def table(fr, meta, per_kind, order):
 
 
 def checks(fr):
-    """The target line, in the style of driver.targets_check."""
+    """The target line, in the style of targets.targets_check."""
     name = f"slabfs freshness p99 <= {P99_TARGET_MS:g} ms and none missed, every kind"
     s = fr.get("slabfs")
     if not s:

@@ -13,7 +13,7 @@ all of them alike.
     list_phases.py [--files 19000] [--rounds 3] LABEL=MOUNTPOINT ...
 
 Each MOUNTPOINT must be a mounted filesystem (or a plain directory, for
-native); the bench's tree (driver.tree: 100 directories) is made under it in
+native); the bench's tree (workloads.tree: 100 directories) is made under it in
 list-phases.PID/ and removed at the end. Needs root (drop_caches), x86_64.
 """
 import argparse
@@ -25,7 +25,8 @@ import statistics
 import sys
 import time
 
-from driver import NDIRS, drop_caches, tree
+from daemons import drop_caches
+from workloads import NDIRS, tree
 
 SYS_GETDENTS64 = 217  # x86_64's number; other architectures differ
 BUFFER = 32768        # what glibc's readdir asks for

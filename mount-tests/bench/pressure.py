@@ -36,7 +36,10 @@ import sys
 import threading
 import time
 
+from daemons import Daemon, Interrupted, drop_caches, rss_bytes
 from reclaim_latency import getxattr1
+from stats import counter, dig, resident_pages, slabfs_stats
+from workloads import tree
 
 CG_ROOT = "/sys/fs/cgroup/memory"
 # The default headroom: a quarter of what the growth lookups would charge
@@ -244,7 +247,7 @@ def lat(ds):
     return {"ops": len(ds), "p50_us": q(0.5), "p99_us": q(0.99), "max_us": round(ds[-1] / 1e3, 1)}
 
 
-def one(bench, h, name, extra, src, files, seq1, seq3, record):
+def one(bench, name, extra, src, files, seq1, seq3, record):
     """One policy's run; returns its figures."""
     a = bench.a
     mnt = bench.fresh(f"pressure-{name}-mnt")
@@ -256,26 +259,26 @@ def one(bench, h, name, extra, src, files, seq1, seq3, record):
     half = len(files) // 2
     with Cgroup(f"slabfs-bench-{os.getpid()}-{name}", record) as cg:
         res["cgroup"] = cg.path
-        d = h.Daemon("slabfs", bench.argv("slabfs", src, mnt, opts), mnt, a, preexec=cg.join)
+        d = Daemon("slabfs", bench.argv("slabfs", src, mnt, opts), mnt, a, preexec=cg.join)
         with d:
-            st = h.slabfs_stats(mnt)
-            res["configuration"] = h.dig(st, "configuration")
+            st = slabfs_stats(mnt)
+            res["configuration"] = dig(st, "configuration")
             res["psi_threshold_us"] = (res["configuration"] or {}).get("psi_threshold_us")
             lstat = os.lstat
             for f in mfiles[:half]:
                 lstat(f)
             # The kernel lets go, so that run 1's lookups reach the cache.
-            h.drop_caches()
+            drop_caches()
             time.sleep(0.5)
-            res["before"], _ = zipf(h, mnt, mfiles, seq1)
-            h.drop_caches()
+            res["before"], _ = zipf(mnt, mfiles, seq1)
+            drop_caches()
             time.sleep(1.0)
-            st0 = h.slabfs_stats(mnt)
+            st0 = slabfs_stats(mnt)
             usage0 = cg.num("memory.usage_in_bytes")
             res["usage_at_limit"], res["kmem_at_limit"] = usage0, cg.num("memory.kmem.usage_in_bytes")
             res["memstat_at_limit"] = {k: v for k, v in cg.kv("memory.stat").items() if k in ("rss", "cache")}
-            res["pages_at_limit"] = h.resident_pages(st0)
-            res["rss_at_limit"] = h.rss_bytes(d.pid)
+            res["pages_at_limit"] = resident_pages(st0)
+            res["rss_at_limit"] = rss_bytes(d.pid)
             res["psi_at_limit"] = psi()
             # The files neither the fill nor run 1 touched: each a miss.
             seen = set(range(half)) | set(seq1)
@@ -287,7 +290,7 @@ def one(bench, h, name, extra, src, files, seq1, seq3, record):
             slab0 = slabinfo_bytes()
             t0 = time.monotonic_ns()
             cg.write("memory.limit_in_bytes", limit)
-            mon = Monitor(cg, mnt, t0, h.counter, h.resident_pages)
+            mon = Monitor(cg, mnt, t0, counter, resident_pages)
             mon.start()
             # The kernel's side of slabfs's trigger: the same one, and one
             # at 1 ms, registered by the bench (t0: the limit).
@@ -332,10 +335,10 @@ def one(bench, h, name, extra, src, files, seq1, seq3, record):
             res["stats_last"] = last
             if d.alive() and not err:
                 try:
-                    h.drop_caches()
+                    drop_caches()
                     time.sleep(1.0)
-                    res["after"], st_end = zipf(h, mnt, mfiles, seq3)
-                    res["pages_end"] = h.resident_pages(st_end)
+                    res["after"], st_end = zipf(mnt, mfiles, seq3)
+                    res["pages_end"] = resident_pages(st_end)
                     res["usage_end"] = cg.num("memory.usage_in_bytes")
                 except OSError as e:
                     res["after_error"] = f"{e.strerror} (errno {e.errno})"
@@ -349,16 +352,16 @@ def one(bench, h, name, extra, src, files, seq1, seq3, record):
     return res
 
 
-def zipf(h, mnt, mfiles, seq):
-    st0 = h.slabfs_stats(mnt)
+def zipf(mnt, mfiles, seq):
+    st0 = slabfs_stats(mnt)
     lstat = os.lstat
     t0 = time.perf_counter()
     for i in seq:
         lstat(mfiles[i])
     dt = time.perf_counter() - t0
-    st1 = h.slabfs_stats(mnt)
-    hits = h.counter(st1, "hits") - h.counter(st0, "hits")
-    misses = h.counter(st1, "misses") - h.counter(st0, "misses")
+    st1 = slabfs_stats(mnt)
+    hits = counter(st1, "hits") - counter(st0, "hits")
+    misses = counter(st1, "misses") - counter(st0, "misses")
     return {"seconds": round(dt, 3), "stats_per_s": len(seq) / dt, "lookups": hits + misses, "hits": hits,
             "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else None}, st1
 
@@ -405,7 +408,7 @@ def outcome(cg, rows, d, usage0, limit):
     return out
 
 
-def run(bench, h, seq1, seq3):
+def run(bench, seq1, seq3):
     """All policies; returns {"files": N, "runs": [...], "skipped": why}."""
     a = bench.a
     out = {"files": a.pressure_files, "headroom": a.pressure_headroom, "grow_s": GROW_S, "poll_s": POLL_S,
@@ -417,7 +420,7 @@ def run(bench, h, seq1, seq3):
         return out
     record = os.path.join(os.path.dirname(os.path.abspath(a.daemons)), "cgroups")
     src = bench.fresh("pressure-src")
-    _, files = h.tree(src, a.pressure_files, max(1, a.pressure_files // 100))
+    _, files = tree(src, a.pressure_files, max(1, a.pressure_files // 100))
     for dd in range(max(1, a.pressure_files // 100)):
         os.mkdir(os.path.join(src, f"d{dd:03d}"))
     for f in files:
@@ -429,8 +432,8 @@ def run(bench, h, seq1, seq3):
             f"limit = usage + {'a quarter of the growth' if not a.pressure_headroom else f'{a.pressure_headroom >> 10} KiB'} "
             f"while the cache grows")
         try:
-            r = one(bench, h, name, extra, src, files, seq1, seq3, record)
-        except h.Interrupted:
+            r = one(bench, name, extra, src, files, seq1, seq3, record)
+        except Interrupted:
             raise
         except Exception as e:
             log(f"    ERROR: {type(e).__name__}: {e}")

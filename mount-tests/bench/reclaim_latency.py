@@ -41,6 +41,10 @@ import sys
 import time
 from array import array
 
+from daemons import Daemon, drop_caches
+from stats import active_objects, counter, dig, evicted, page_size, resident_pages, slabfs_stats
+from workloads import tree
+
 # Reader lstats per second (--reclaim-reader-rate). Each file it looks up
 # stays held by the kernel (3600 s entries), pinning its new objects: 5000/s
 # pinned ~6,000 more at the cut and 25,000 more over 5 s, as much as the
@@ -64,7 +68,7 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def low_watermark_pages(st, budget, psize, dig):
+def low_watermark_pages(st, budget, psize):
     """The pages the budget's reclaim goes down to, and where that figure
     came from: the stats if they report it (pages, or a fraction of the
     budget), else DEFAULT_LOW_WATERMARK of the budget, as Pressure.swift
@@ -348,20 +352,19 @@ def make_cold(src, rate, seed):
     return names
 
 
-def run(bench, h, name, options, src, nfiles, ndirs, seq1):
+def run(bench, name, options, src, nfiles, ndirs, seq1):
     """The latency run of policy `name` (slabfs `options`, the comparison's)
     on the backing tree `src` (the comparison's, still there): its own
     mount, filled as the comparison's, drop_caches, Zipf run 1, then the cut
-    with the reader on cold/ across it. Returns res["latency"] of the policy.
-    `h` is driver.py (its Daemon, tree, stats helpers)."""
+    with the reader on cold/ across it. Returns res["latency"] of the policy."""
     a = bench.a
     rate = a.reclaim_reader_rate
     log(f"[reclaim] {name}: latency run (its own mount; reader on cold/ at {rate}/s across the cut)")
     names = make_cold(src, rate, a.seed)
     mnt = bench.fresh(f"reclaim-{name}-latency-mnt")
-    dirs, files = h.tree(mnt, nfiles, ndirs)
+    dirs, files = tree(mnt, nfiles, ndirs)
     out = {"options": list(options), "cold_files": len(names)}
-    d = h.Daemon("slabfs", bench.argv("slabfs", src, mnt, list(options)), mnt, a)
+    d = Daemon("slabfs", bench.argv("slabfs", src, mnt, list(options)), mnt, a)
     with d:
         # Filled as the comparison fills: every directory listed, every file
         # looked up (not cold/), then the kernel lets go of everything.
@@ -371,22 +374,22 @@ def run(bench, h, name, options, src, nfiles, ndirs, seq1):
         for f in files:
             os.lstat(f)
         out["fill_s"] = time.perf_counter() - t0
-        h.drop_caches()
+        drop_caches()
         time.sleep(1.0)
         # The same Zipf run 1 (the kernel then holds what it touched).
-        st0 = h.slabfs_stats(mnt)
+        st0 = slabfs_stats(mnt)
         t0 = time.perf_counter()
         lstat = os.lstat
         for i in seq1:
             lstat(files[i])
         dt = time.perf_counter() - t0
-        st1 = h.slabfs_stats(mnt)
-        hits = h.counter(st1, "hits") - h.counter(st0, "hits")
-        misses = h.counter(st1, "misses") - h.counter(st0, "misses")
+        st1 = slabfs_stats(mnt)
+        hits = counter(st1, "hits") - counter(st0, "hits")
+        misses = counter(st1, "misses") - counter(st0, "misses")
         out["run1"] = {"seconds": dt, "stats_per_s": len(seq1) / dt, "lookups": hits + misses, "hits": hits,
                        "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else None}
         if a.reclaim_unpinned:
-            h.drop_caches()
+            drop_caches()
             time.sleep(1.0)
         # cold/ into the backing filesystem's own caches (directly, not
         # through the mount: lstat sends no fanotify event), so that the
@@ -395,12 +398,12 @@ def run(bench, h, name, options, src, nfiles, ndirs, seq1):
         for n in names:
             lstat(os.path.join(cold_src, n))
         cold = os.path.join(mnt, "cold")
-        st_r0 = h.slabfs_stats(mnt)
+        st_r0 = slabfs_stats(mnt)
         reader = Reader([os.path.join(cold, n) for n in names], rate, bench.fresh(f"reclaim-{name}-reader"),
                         max_s=span_s() + 70)
         try:
             time.sleep(WARMUP_S)
-            cut(h, mnt, out, reader, st_r0)
+            cut(mnt, out, reader, st_r0)
         finally:
             reader.kill()
     if d.stop_note:
@@ -408,7 +411,7 @@ def run(bench, h, name, options, src, nfiles, ndirs, seq1):
     return out
 
 
-def cut(h, mnt, res, reader, st_r0):
+def cut(mnt, res, reader, st_r0):
     """The latency run's budget cut (the comparison's: half of the pages in
     use) with `reader` running: BEFORE_S of polling, the cut, polling until
     resident pages reach the new budget's low watermark ("pages back") or
@@ -421,24 +424,24 @@ def cut(h, mnt, res, reader, st_r0):
     # the new low watermark, when pages are back), each a poll too (the
     # no-poll figures leave out the lstats they overlapped), then every
     # 100 ms once the reader has stopped.
-    poller = Poller(mnt, h.slabfs_stats, h.resident_pages,
-                    lambda st: (h.resident_pages(st), h.evicted(st), h.counter(st, "pagesReclaimed"),
-                                h.counter(st, "moves")),
-                    lambda st: {"pages": h.resident_pages(st), "objects": h.active_objects(st),
-                                "evicted": h.evicted(st), "kicks": h.counter(st, "kicksRequested"),
-                                "passes": h.counter(st, "reclaimPasses"),
-                                "budget_wakeups": h.counter(st, "pressureBudget"),
-                                "forgets": sum((h.dig(st, "requests", default={}) or {}).get(k, 0)
+    poller = Poller(mnt, slabfs_stats, resident_pages,
+                    lambda st: (resident_pages(st), evicted(st), counter(st, "pagesReclaimed"),
+                                counter(st, "moves")),
+                    lambda st: {"pages": resident_pages(st), "objects": active_objects(st),
+                                "evicted": evicted(st), "kicks": counter(st, "kicksRequested"),
+                                "passes": counter(st, "reclaimPasses"),
+                                "budget_wakeups": counter(st, "pressureBudget"),
+                                "forgets": sum((dig(st, "requests", default={}) or {}).get(k, 0)
                                                for k in ("forget", "batch_forget"))})
     poller.run_for(BEFORE_S, phase="before")
     poller.once("before", full=True)
     st_before = poller.last_full
-    pages_before = h.resident_pages(st_before)
-    psize = h.page_size(st_before)
+    pages_before = resident_pages(st_before)
+    psize = page_size(st_before)
     res["pages_before"] = pages_before
-    res["objects_before"] = h.active_objects(st_before)
-    res["budget_before"] = h.dig(st_before, "cache.budgetBytes", "budgetBytes")
-    res["kernel_held_before"] = h.dig(st_before, "cache.kernelHeldInodes", "kernelHeldInodes")
+    res["objects_before"] = active_objects(st_before)
+    res["budget_before"] = dig(st_before, "cache.budgetBytes", "budgetBytes")
+    res["kernel_held_before"] = dig(st_before, "cache.kernelHeldInodes", "kernelHeldInodes")
     half = pages_before // 2
     cut_ns = time.monotonic_ns()
     poller.cut_ns = cut_ns
@@ -461,9 +464,9 @@ def cut(h, mnt, res, reader, st_r0):
     if explicit:
         target, source = half, "the explicit reclaim's target (no writable budget)"
     else:
-        budget = h.dig(st_cut, "cache.budgetBytes", "budgetBytes") or half * psize
+        budget = dig(st_cut, "cache.budgetBytes", "budgetBytes") or half * psize
         res["budget_cut_bytes"] = budget
-        target, source = low_watermark_pages(st_cut, budget, psize, h.dig)
+        target, source = low_watermark_pages(st_cut, budget, psize)
     res["low_watermark_pages"], res["low_watermark_source"] = target, source
     budget_pages = None if "budget_cut_bytes" not in res else res["budget_cut_bytes"] // psize
     back, back_ns, pback, pmin = poller.run_until(target, BACK_TIMEOUT_S, budget_pages)
@@ -474,7 +477,7 @@ def cut(h, mnt, res, reader, st_r0):
     # What the kernel's hold alone needs: every held inode and its dentry
     # packed into full slabs (no policy may free them).
     nheld = res["kernel_held_before"] or 0
-    per = {c.get("name"): c for c in h.dig(st_before, "cache.caches", "caches", default=[])}
+    per = {c.get("name"): c for c in dig(st_before, "cache.caches", "caches", default=[])}
     res["pinned_floor_pages"] = sum(math.ceil(nheld / c["objectsPerSlab"]) * c.get("pagesPerSlab", 1)
                                     for n, c in per.items() if n in ("slabfs_dentry", "slabfs_inode")
                                     and c.get("objectsPerSlab"))
@@ -486,17 +489,17 @@ def cut(h, mnt, res, reader, st_r0):
         res["pages_back_gave_up_s"] = round((back_ns - cut_ns) / 1e9, 3)
     poller.run_for(max(0.0, (back_ns - time.monotonic_ns()) / 1e9 + AFTER_S + 0.01), phase="after")
     arrays = reader.stop()
-    st_r1 = h.slabfs_stats(mnt)
+    st_r1 = slabfs_stats(mnt)
     # Wait for the reclaim (and the kicks it sent) to settle: no change in
     # the full stats reads (every 100 ms) for 1 s.
     st_after = poller.settle(quiet_s=1.0, timeout_s=60)
     res["settle_s"] = time.perf_counter() - t0
     res["stats_polls"] = poller.costs()
     res["cut_timeline"] = poller.timeline
-    r0, r1 = (h.dig(st, "requests", "cache.requests") for st in (st_r0, st_r1))
+    r0, r1 = (dig(st, "requests", "cache.requests") for st in (st_r0, st_r1))
     lookups = (r1.get("lookup", 0) - r0.get("lookup", 0)) if isinstance(r0, dict) and isinstance(r1, dict) else None
-    hm = lambda s0, s1: (h.counter(s1, "hits") - h.counter(s0, "hits"),  # noqa: E731
-                         h.counter(s1, "misses") - h.counter(s0, "misses"))
+    hm = lambda s0, s1: (counter(s1, "hits") - counter(s0, "hits"),  # noqa: E731
+                         counter(s1, "misses") - counter(s0, "misses"))
     # cold/ itself is one more LOOKUP (the kernel did not hold it).
     res["reader"] = summarize(arrays, cut_ns, back_ns, back, lookups, 1, poller.overlapped,
                               hits={"before": hm(st_r0, st_before), "during": hm(st_before, st_back),
@@ -507,11 +510,11 @@ def cut(h, mnt, res, reader, st_r0):
         res["reclaim_report"] = json.loads(os.getxattr(mnt, "user.slabfs.reclaim").decode())
     except (OSError, ValueError):
         res["reclaim_report"] = None
-    res["pages_after"] = h.resident_pages(st_after)
-    res["objects_evicted"] = h.evicted(st_after) - h.evicted(st_before)
-    res["pages_freed"] = h.counter(st_after, "pagesReclaimed") - h.counter(st_before, "pagesReclaimed")
-    res["kicks"] = h.counter(st_after, "kicksRequested") - h.counter(st_before, "kicksRequested")
-    res["moves"] = h.counter(st_after, "moves") - h.counter(st_before, "moves")
+    res["pages_after"] = resident_pages(st_after)
+    res["objects_evicted"] = evicted(st_after) - evicted(st_before)
+    res["pages_freed"] = counter(st_after, "pagesReclaimed") - counter(st_before, "pagesReclaimed")
+    res["kicks"] = counter(st_after, "kicksRequested") - counter(st_before, "kicksRequested")
+    res["moves"] = counter(st_after, "moves") - counter(st_before, "moves")
 
 
 def summarize(reader_arrays, cut_ns, back_ns, back_reached, lookups, dirs_unheld, overlapped=None, hits=None):

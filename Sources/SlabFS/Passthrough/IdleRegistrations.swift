@@ -38,6 +38,12 @@ struct IdleRegistrations {
         Int(((node.rawValue &* 0x9E37_79B9_7F4A_7C15) >> 32) % UInt64(sets)) * Self.ways
     }
 
+    func contains(_ node: NodeID) -> Bool {
+        guard count > 0 else { return false }
+        let first = firstSlot(of: node)
+        return slots[first..<first + Self.ways].contains { $0.node == node.rawValue }
+    }
+
     /// Takes the registration of `node` out: its backing id and the
     /// identity of the file it was made for.
     mutating func take(_ node: NodeID) -> (id: Int32, identity: CacheIdentity)? {

@@ -116,14 +116,19 @@ final class Passthrough: @unchecked Sendable {
         }
     }
 
-    /// Open in passthrough, or was among the last inodes to close it: the
-    /// backing filesystem's events about it may still be on their way.
+    /// Open in passthrough, or closed with its registration kept idle: the
+    /// backing filesystem's events about the kernel's writes may still be
+    /// on their way. (Only the event watcher asks, and only with events are
+    /// registrations kept idle. One the table gave up is not recognised:
+    /// the kernel is then told about a change it made itself, which costs
+    /// a notification and nothing else.)
     func isOpenOrRecent(_ node: NodeID) -> Bool {
-        isOpen(node) || recent.withLock { $0.contains(node) }
+        guard registered.load(ordering: .relaxed) > 0 || hasIdleRegistrations else { return false }
+        return registry.withLock { state in
+            if case .passthrough? = state.inodes[node] { return true }
+            return state.idle.contains(node)
+        }
     }
-
-    /// The last inodes whose passthrough ended, oldest first.
-    private let recent = Locked(RecentNodes(capacity: 4096))
 
     /// The backing id for an open of `node`, or nil to serve it cached.
     /// `eligible`: the file may be opened in passthrough (a regular file
@@ -203,10 +208,7 @@ final class Passthrough: @unchecked Sendable {
                 return (false, false, nil)
             }
         }
-        if ended {
-            registered.add(-1, ordering: .relaxed)
-            recent.withLock { $0.insert(node) }
-        }
+        if ended { registered.add(-1, ordering: .relaxed) }
         if let toClose { closeBacking(toClose) }
         return wasPassthrough
     }
@@ -262,29 +264,6 @@ final class Passthrough: @unchecked Sendable {
             if first { logError("passthrough: off, files are served by the daemon: \(reason)") }
         }
         return nil
-    }
-}
-
-/// A bounded set that forgets its oldest member first.
-private struct RecentNodes {
-    let capacity: Int
-    private var order: [NodeID] = []
-    private var next = 0
-    private var members: Set<NodeID> = []
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    func contains(_ node: NodeID) -> Bool { members.contains(node) }
-
-    mutating func insert(_ node: NodeID) {
-        guard members.insert(node).inserted else { return }
-        if order.count < capacity {
-            order.append(node)
-        } else {
-            members.remove(order[next])
-            order[next] = node
-            next = (next + 1) % capacity
-        }
     }
 }
 

@@ -1,0 +1,123 @@
+"""The bench's targets (mount-tests/bench.sh, driver.py): PASS or MISS (or
+INFO, not a target) for the main comparison and the reclaim comparison;
+the other parts' own checks are in their modules. A benchmark: a MISS never
+fails the run. Standard library only."""
+
+import math
+
+import fio_rows
+from reclaim_comparison import disturbed
+from report import fmt_rate
+from workloads import RW_FILES, WORKLOADS
+
+# The 4 KiB write+read row's target: at most this many times its open+close floor.
+FLOOR_FACTOR = 1.5
+
+
+def targets_check(main, rec, skip=()):
+    checks = []
+
+    def add(name, ok, detail):
+        checks.append({"target": name, "result": "PASS" if ok else "MISS", "detail": detail})
+
+    if "main" in skip:
+        main = None
+    ts = main["targets"] if main else {}
+    s = ts.get("slabfs", {})
+    others = [t for t in ("passthrough_ll", "bindfs") if "ops_per_s" in ts.get(t, {})]
+    if "ops_per_s" in s and others:
+        for k, label in WORKLOADS:
+            if k == "stat_again":  # judged by its requests (below), not by speed
+                continue
+            best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+            best = ts[best_t]["ops_per_s"][k] or 0
+            mine = s["ops_per_s"][k] or 0
+            add(f"slabfs >= max(bindfs, passthrough_ll) on {label}", mine >= best,
+                f"slabfs {fmt_rate(mine)}/s vs {best_t} {fmt_rate(best)}/s ({mine / best if best else float('inf'):.2f}x)")
+        k = "stat_cold"
+        best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+        best = ts[best_t]["ops_per_s"][k] or 0
+        mine = s["ops_per_s"][k] or 0
+        add("slabfs >= 1.5x max(bindfs, passthrough_ll) on cold stat", mine >= 1.5 * best,
+            f"{mine / best if best else float('inf'):.2f}x {best_t}")
+    elif "main" not in skip:
+        add("slabfs against bindfs and passthrough_ll", False, "no result to compare")
+    v = ts.get("slabfs-rdc-off", {})
+    if "ops_per_s" in v and others:
+        # Not a target: what the other setting of the listing trade-off gives.
+        parts = []
+        for k in ("list1", "list2"):
+            best_t = max(others, key=lambda t: ts[t]["ops_per_s"][k] or 0)
+            best = ts[best_t]["ops_per_s"][k] or 0
+            mine = v["ops_per_s"][k] or 0
+            label = dict(WORKLOADS)[k]
+            parts.append(f"{label} {mine / best if best else float('inf'):.2f}x {best_t}")
+        checks.append({"target": "slabfs --readdir-cache off (not a target, the listing trade-off)", "result": "INFO",
+                       "detail": "; ".join(parts)})
+    hp = ts.get("passthrough_hp", {})
+    if "ops_per_s" in s and "ops_per_s" in hp:
+        # Not a target: against libfuse's example with long timeouts and every cache on.
+        checks.append({"target": "slabfs against passthrough_hp (not a target)", "result": "INFO",
+                       "detail": "; ".join(f"{label} {(s['ops_per_s'][k] or 0) / hp['ops_per_s'][k]:.2f}x"
+                                           for k, label in WORKLOADS if hp["ops_per_s"][k])})
+    if "ops_per_s" in s:
+        n = main["n"]
+        v = s.get("stat_again_requests")
+        vt = ts.get("slabfs-timeouts", {}).get("stat_again_requests")
+        other = f"; slabfs-timeouts {vt:.0f} ({100 * vt / n:.1f}%)" if vt is not None else ""
+        add("second stat pass sends <= 1% of files as requests", v is not None and v <= 0.01 * n,
+            (f"slabfs {v:.0f} requests for {n} files ({100 * v / n:.2f}%)" if v is not None
+             else "no request counts (user.slabfs.stats has no requests object)") + other)
+    if "ops_per_s" in s:
+        # The 4 KiB write+read row against the open/close round trips it needs.
+        rw, oc = s["median_s"]["rw4k"], s["median_s"]["openclose"]
+        add(f"4 KiB write+read within {FLOOR_FACTOR:g}x of the open+close floor (slabfs's time for the {RW_FILES} files, "
+            f"each opened twice: O_WRONLY|O_TRUNC, 4 KiB written, closed; O_RDONLY, read, closed, <= {FLOOR_FACTOR:g} x its "
+            f"open+close time for the same files, each opened and closed twice, O_WRONLY then O_RDONLY, no data)",
+            oc > 0 and rw <= FLOOR_FACTOR * oc,
+            f"slabfs {1e6 * rw / RW_FILES:.0f} us per file vs {1e6 * oc / RW_FILES:.0f} us for its 2 open+close pairs "
+            f"({rw / oc if oc else float('inf'):.2f}x)"
+            + "".join(f"; {t} at {ts[t]['median_s']['rw4k'] / ts[t]['median_s']['openclose']:.2f}x"
+                      for t in ("slabfs-pt-off", "passthrough_hp")
+                      if "median_s" in ts.get(t, {}) and ts[t]["median_s"]["openclose"] > 0))
+        if "ops_per_s" in hp:
+            mine, theirs = s["ops_per_s"]["rw4k"] or 0, hp["ops_per_s"]["rw4k"] or 0
+            add("4 KiB write+read >= 1x passthrough_hp", mine >= theirs,
+                f"slabfs {fmt_rate(mine)}/s vs passthrough_hp {fmt_rate(theirs)}/s "
+                f"({mine / theirs if theirs else float('inf'):.2f}x)")
+    if main:
+        checks.extend(fio_rows.checks(main))
+    if s.get("rss_per_inode") is not None:
+        v = s["rss_per_inode"]
+        add("slabfs daemon memory per cached inode <= 192 B", v <= 192, f"{v:.0f} B per inode (RSS delta / files)")
+        n = main["n"]
+        add("slabfs holds no descriptor per inode", s["fds_added"] < max(64, n // 100),
+            f"{s['fds_after_stat']:.0f} descriptors after caching {n} files (+{s['fds_added']:.0f} since mount)")
+    elif "main" not in skip:
+        add("slabfs daemon memory per cached inode <= 192 B", False, "no measurement")
+    by = {r["policy"]: r for r in rec or []}
+    if "lru" in by and "default" in by:
+        l, d = by["lru"], by["default"]
+        le, de = l["evicted_per_page"], d["evicted_per_page"]
+        if de is None or le is None:
+            ok, det = False, f"evicted/page lru {le}, default {de}"
+        else:
+            ok = de <= 0.25 * le and d["pages_freed"] > 0
+            det = f"default {de:.1f} vs lru {le:.1f} objects evicted per page freed" + (
+                f" (ratio {le / de:.2f})" if de and math.isfinite(le) else "")
+        add("reclaim: default evicts <= 1/4 of lru's objects per page freed", ok, det)
+        # Judged on the new draw (run 3): with the kernel holding run 1's
+        # files at the cut, the replay asks only for pinned objects, which no
+        # policy may evict. The replay must not be worse either.
+        lh, dh = l["after"]["hit_rate"], d["after"]["hit_rate"]
+        ln, dn = l.get("after_new", {}).get("hit_rate"), d.get("after_new", {}).get("hit_rate")
+        ok = None not in (lh, dh, ln, dn) and dn > ln and dh >= lh
+        r4 = lambda v: v if v is None else round(v, 4)  # noqa: E731
+        add("reclaim: default hit rate after the cut > lru's (new draw; replay not lower)", ok,
+            f"new draw: default {r4(dn)} vs lru {r4(ln)}; replay: default {r4(dh)} vs lru {r4(lh)}")
+        if disturbed(l) or disturbed(d):
+            checks[-1]["detail"] += " (a disturbed run: see the WARNING above)"
+            checks[-2]["detail"] += " (a disturbed run: see the WARNING above)"
+    elif "reclaim" not in skip:
+        add("reclaim comparison", False, "lru or default run missing")
+    return checks

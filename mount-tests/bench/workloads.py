@@ -1,0 +1,187 @@
+"""The bench's workloads (mount-tests/bench.sh, driver.py): the tree of N
+files in NDIRS directories, the timed phases of the main comparison and the
+large round (run_phases: create, stat warm/again/cold, list twice,
+open+close, 4 KiB write+read, unlink), and the Zipf(1.0) sequences of the
+reclaim and memory-pressure parts. Standard library only."""
+
+import bisect
+import math
+import os
+import random
+import time
+
+from daemons import cpu_seconds, drop_caches
+
+NDIRS = 100
+RW_FILES = 2000
+BLOCK = 4096
+
+# (key, label); ops per workload are given by op_count()
+WORKLOADS = [
+    ("create", "create"),
+    ("stat_warm", "stat, warm"),
+    ("stat_again", "stat, again"),
+    ("stat_cold", "stat, cold"),
+    ("list1", "list, first"),
+    ("list2", "list, second"),
+    ("openclose", "open+close"),
+    ("rw4k", "4 KiB write+read"),
+    ("unlink", "unlink"),
+]
+# "stat, again" comes STAT_AGAIN_DELAY_S after the warm stat: every file
+# once more, within a minute, when 1 s kernel timeouts have all expired.
+STAT_AGAIN_DELAY_S = 2.0
+
+
+def tree(root, n, ndirs=NDIRS):
+    per = max(1, math.ceil(n / ndirs))
+    dirs = [os.path.join(root, f"d{d:03d}") for d in range(ndirs)]
+    files = [os.path.join(dirs[min(i // per, ndirs - 1)], f"f{i:07d}") for i in range(n)]
+    return dirs, files
+
+
+def op_count(key, n):
+    return RW_FILES * 2 if key in ("rw4k", "openclose") else n
+
+
+def run_phases(root, n, daemon=None, on_point=None):
+    """Runs the workloads (WORKLOADS) on `root`; returns seconds per workload
+    (and with `daemon`, its CPU seconds per workload under "daemon_cpu").
+    on_point(name) is called at measurement points (after mount / after stats)."""
+    dirs, files = tree(root, n)
+    lstat, op, cl = os.lstat, os.open, os.close
+    t = {}
+    # The daemon's CPU per workload: polling after replies trades CPU for
+    # latency, and the tables show what it costs.
+    cpu = {}
+    sample = (lambda: cpu_seconds(daemon.pid)) if daemon else (lambda: 0.0)
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+    c0 = sample()
+    t0 = time.perf_counter()
+    for d in dirs:
+        os.mkdir(d)
+    for f in files:
+        cl(op(f, flags, 0o644))
+    t["create"] = time.perf_counter() - t0
+    cpu["create"] = sample() - c0
+
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_warm"] = time.perf_counter() - t0
+    cpu["stat_warm"] = sample() - c0
+    if on_point:
+        on_point("after_stat_warm")
+
+    time.sleep(STAT_AGAIN_DELAY_S)
+    if on_point:
+        on_point("before_stat_again")
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_again"] = time.perf_counter() - t0
+    cpu["stat_again"] = sample() - c0
+    if on_point:
+        on_point("after_stat_again")
+
+    drop_caches()
+    time.sleep(0.5)  # let FORGETs reach the daemons, alike for every target
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in files:
+        lstat(f)
+    t["stat_cold"] = time.perf_counter() - t0
+    cpu["stat_cold"] = sample() - c0
+    if on_point:
+        on_point("after_stat_cold")
+
+    for key in ("list1", "list2"):
+        total = 0
+        c0 = sample()
+        t0 = time.perf_counter()
+        for d in dirs:
+            total += len(os.listdir(d))
+        t[key] = time.perf_counter() - t0
+        cpu[key] = sample() - c0
+        if total != n:
+            raise RuntimeError(f"{key}: listed {total} entries, expected {n}")
+
+    chosen = files[::max(1, n // RW_FILES)][:RW_FILES]
+    buf = b"s" * BLOCK
+    wflags = os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC
+    rflags = os.O_RDONLY | os.O_CLOEXEC
+    # The floor of the 4 KiB write+read row: the same files, still empty,
+    # each opened and closed twice as that row does (O_WRONLY, then
+    # O_RDONLY), with no data: the open/close round trips alone.
+    oflags = os.O_WRONLY | os.O_CLOEXEC
+    if on_point:
+        on_point("before_openclose")
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in chosen:
+        cl(op(f, oflags))
+    for f in chosen:
+        cl(op(f, rflags))
+    t["openclose"] = time.perf_counter() - t0
+    cpu["openclose"] = sample() - c0
+    if on_point:
+        on_point("after_openclose")
+
+    if on_point:
+        on_point("before_rw4k")
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in chosen:
+        fd = op(f, wflags)
+        os.write(fd, buf)
+        cl(fd)
+    tw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for f in chosen:
+        fd = op(f, rflags)
+        data = os.read(fd, BLOCK * 2)
+        cl(fd)
+        if len(data) != BLOCK:
+            raise RuntimeError(f"read {len(data)} bytes from {f}, expected {BLOCK}")
+    tr = time.perf_counter() - t0
+    t["rw4k"] = tw + tr
+    t["write4k"], t["read4k"] = tw, tr
+    cpu["rw4k"] = sample() - c0
+    if on_point:
+        on_point("after_rw4k")
+
+    unlink = os.unlink
+    c0 = sample()
+    t0 = time.perf_counter()
+    for f in files:
+        unlink(f)
+    for d in dirs:
+        os.rmdir(d)
+    t["unlink"] = time.perf_counter() - t0
+    cpu["unlink"] = sample() - c0
+    if os.listdir(root):
+        raise RuntimeError(f"{root} not empty after unlink")
+    if daemon:
+        t["daemon_cpu"] = cpu
+    return t
+
+
+def zipf_sequence(nfiles, count, seed, draw=0):
+    """Zipf(1.0) ranks mapped to files by a permutation from `seed`;
+    `draw` picks another sample of the same popularity (the same hot
+    files), not another popularity."""
+    rng = random.Random(seed)
+    cum, s = [], 0.0
+    for k in range(1, nfiles + 1):
+        s += 1.0 / k
+        cum.append(s)
+    perm = list(range(nfiles))
+    rng.shuffle(perm)  # hot files scattered over the tree (and so over the slabs)
+    if draw:
+        rng = random.Random(f"{seed}/{draw}")
+    total = cum[-1]
+    rnd = rng.random
+    bis = bisect.bisect_left
+    return [perm[bis(cum, rnd() * total)] for _ in range(count)]
