@@ -5,31 +5,20 @@ import Testing
 
 @Suite("Pressure sources")
 struct PressureTests {
-    @Test("a PSI event makes the reclaim thread give back a share of the resident pages")
-    func psiEvent() throws {
+    @Test("a PSI event, or one of the daemon's memory cgroup, makes the reclaim thread give back a share of the resident pages, counted by its source",
+          arguments: [DirectoryCache.PressureSource.psi, .cgroup])
+    func pressureEvent(source: DirectoryCache.PressureSource) throws {
         let cache = try makeCache { $0.psiReclaimFraction = 0.5 }
         try makeRoot(cache)
         try populate(cache, files: 8192)
         let before = cache.residentPages
-        // What the PSI thread does when poll() reports POLLPRI.
-        cache.reclaimer.signal(.psi)
+        // What the pressure thread does when poll() reports an event.
+        cache.reclaimer.signal(source)
         cache.waitForReclaim()
         #expect(cache.residentPages <= before - before / 2 + 2)
-        #expect(cache.statistics()[.pressurePSI] == 1)
-        #expect(cache.lastReclaim?.source == "psi")
-    }
-
-    @Test("an event of the daemon's memory cgroup gives back a share of the resident pages, counted as cgroup")
-    func cgroupEvent() throws {
-        let cache = try makeCache { $0.psiReclaimFraction = 0.5 }
-        try makeRoot(cache)
-        try populate(cache, files: 8192)
-        let before = cache.residentPages
-        cache.reclaimer.signal(.cgroup)
-        cache.waitForReclaim()
-        #expect(cache.residentPages <= before - before / 2 + 2)
-        #expect(cache.statistics()[.pressureCgroup] == 1 && cache.statistics()[.pressurePSI] == 0)
-        #expect(cache.lastReclaim?.source == "cgroup")
+        #expect(cache.statistics()[.pressurePSI] == (source == .psi ? 1 : 0))
+        #expect(cache.statistics()[.pressureCgroup] == (source == .cgroup ? 1 : 0))
+        #expect(cache.lastReclaim?.source == source.rawValue)
     }
 
     @Test("the PSI trigger is registered on /proc/pressure/memory and stops cleanly",

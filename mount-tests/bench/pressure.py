@@ -39,7 +39,7 @@ import time
 from daemons import Daemon, Interrupted, drop_caches, rss_bytes
 from reclaim_latency import getxattr1
 from stats import counter, dig, resident_pages, slabfs_stats
-from workloads import tree
+from workloads import tree, zipf_lookups
 
 CG_ROOT = "/sys/fs/cgroup/memory"
 # The default headroom: a quarter of what the growth lookups would charge
@@ -353,17 +353,9 @@ def one(bench, name, extra, src, files, seq1, seq3, record):
 
 
 def zipf(mnt, mfiles, seq):
-    st0 = slabfs_stats(mnt)
-    lstat = os.lstat
-    t0 = time.perf_counter()
-    for i in seq:
-        lstat(mfiles[i])
-    dt = time.perf_counter() - t0
-    st1 = slabfs_stats(mnt)
-    hits = counter(st1, "hits") - counter(st0, "hits")
-    misses = counter(st1, "misses") - counter(st0, "misses")
-    return {"seconds": round(dt, 3), "stats_per_s": len(seq) / dt, "lookups": hits + misses, "hits": hits,
-            "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else None}, st1
+    result, _, st1 = zipf_lookups(mnt, mfiles, seq)
+    result["seconds"] = round(result["seconds"], 3)
+    return result, st1
 
 
 def outcome(cg, rows, d, usage0, limit):

@@ -16,7 +16,7 @@ import reclaim_latency as rl
 from daemons import Daemon, Interrupted, drop_caches, log, rss_bytes
 from stats import (active_objects, counter, counter_deltas, dig, evicted, page_size, resident_pages, slabfs_stats,
                    utilization)
-from workloads import tree, zipf_sequence
+from workloads import fill, tree, zipf_lookups, zipf_sequence
 
 
 def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
@@ -43,12 +43,7 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
     d = Daemon("slabfs", bench.argv("slabfs", src, mnt, list(extra) + timeouts), mnt, bench.a)
     with d:
         # Fill the cache: every directory listed and every file looked up.
-        t0 = time.perf_counter()
-        for dd in dirs:
-            os.listdir(dd)
-        for f in files:
-            os.lstat(f)
-        res["fill_s"] = time.perf_counter() - t0
+        res["fill_s"] = fill(dirs, files)
         # Let the kernel go of everything: the cache keeps its objects,
         # unused (count 1), until the Zipf stats take some of them again.
         drop_caches()
@@ -56,19 +51,9 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
         res["rss_after_fill"] = rss_bytes(d.pid)
 
         def zipf(seq):
-            st0 = slabfs_stats(mnt)
-            lstat = os.lstat
-            t0 = time.perf_counter()
-            for i in seq:
-                lstat(files[i])
-            dt = time.perf_counter() - t0
-            st1 = slabfs_stats(mnt)
-            hits = counter(st1, "hits") - counter(st0, "hits")
-            misses = counter(st1, "misses") - counter(st0, "misses")
-            return {"seconds": dt, "stats_per_s": len(seq) / dt, "lookups": hits + misses,
-                    "hits": hits, "misses": misses,
-                    "hit_rate": hits / (hits + misses) if hits + misses else None,
-                    "counter_deltas": counter_deltas(st0, st1)}, st1
+            result, st0, st1 = zipf_lookups(mnt, files, seq)
+            result["counter_deltas"] = counter_deltas(st0, st1)
+            return result, st1
 
         res["before"], _ = zipf(seq1)
         # Each file reaches the daemon once per run unless the kernel

@@ -43,7 +43,7 @@ from array import array
 
 from daemons import Daemon, drop_caches
 from stats import active_objects, counter, dig, evicted, page_size, resident_pages, slabfs_stats
-from workloads import tree
+from workloads import fill, tree, zipf_lookups
 
 # Reader lstats per second (--reclaim-reader-rate). Each file it looks up
 # stays held by the kernel (3600 s entries), pinning its new objects: 5000/s
@@ -368,26 +368,11 @@ def run(bench, name, options, src, nfiles, ndirs, seq1):
     with d:
         # Filled as the comparison fills: every directory listed, every file
         # looked up (not cold/), then the kernel lets go of everything.
-        t0 = time.perf_counter()
-        for dd in dirs:
-            os.listdir(dd)
-        for f in files:
-            os.lstat(f)
-        out["fill_s"] = time.perf_counter() - t0
+        out["fill_s"] = fill(dirs, files)
         drop_caches()
         time.sleep(1.0)
         # The same Zipf run 1 (the kernel then holds what it touched).
-        st0 = slabfs_stats(mnt)
-        t0 = time.perf_counter()
-        lstat = os.lstat
-        for i in seq1:
-            lstat(files[i])
-        dt = time.perf_counter() - t0
-        st1 = slabfs_stats(mnt)
-        hits = counter(st1, "hits") - counter(st0, "hits")
-        misses = counter(st1, "misses") - counter(st0, "misses")
-        out["run1"] = {"seconds": dt, "stats_per_s": len(seq1) / dt, "lookups": hits + misses, "hits": hits,
-                       "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else None}
+        out["run1"], _, _ = zipf_lookups(mnt, files, seq1)
         if a.reclaim_unpinned:
             drop_caches()
             time.sleep(1.0)

@@ -11,6 +11,7 @@ import random
 import time
 
 from daemons import cpu_seconds, drop_caches
+from stats import counter, slabfs_stats
 
 NDIRS = 100
 RW_FILES = 2000
@@ -185,3 +186,30 @@ def zipf_sequence(nfiles, count, seed, draw=0):
     rnd = rng.random
     bis = bisect.bisect_left
     return [perm[bis(cum, rnd() * total)] for _ in range(count)]
+
+
+def fill(dirs, files):
+    """The reclaim runs' fill: every directory listed, every file looked
+    up. Returns the seconds it took."""
+    t0 = time.perf_counter()
+    for dd in dirs:
+        os.listdir(dd)
+    for f in files:
+        os.lstat(f)
+    return time.perf_counter() - t0
+
+
+def zipf_lookups(mnt, files, seq):
+    """lstat of files[i] for each i of seq, and the daemon's cache hits
+    and misses meanwhile. Returns (result, stats before, stats after)."""
+    st0 = slabfs_stats(mnt)
+    lstat = os.lstat
+    t0 = time.perf_counter()
+    for i in seq:
+        lstat(files[i])
+    dt = time.perf_counter() - t0
+    st1 = slabfs_stats(mnt)
+    hits = counter(st1, "hits") - counter(st0, "hits")
+    misses = counter(st1, "misses") - counter(st0, "misses")
+    return ({"seconds": dt, "stats_per_s": len(seq) / dt, "lookups": hits + misses, "hits": hits, "misses": misses,
+             "hit_rate": hits / (hits + misses) if hits + misses else None}, st0, st1)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import DCache
 import SystemPackage
 
 /// What `MountConfiguration.parse` needs to know about the system, as
@@ -51,7 +52,7 @@ public struct MountProbe: Sendable {
             return .success(String(cString: resolved))
         },
         mountPoints: {
-            readSmallFile("/proc/self/mountinfo").map(parseMountInfo)
+            readKernelFile("/proc/self/mountinfo").map(parseMountInfo)
         },
         openFuseDevice: {
             let descriptor = open("/dev/fuse", O_RDWR | O_CLOEXEC)
@@ -114,21 +115,4 @@ func decodeMountInfoEscapes(_ field: Substring) -> String {
         index += 1
     }
     return String(decoding: bytes, as: UTF8.self)
-}
-
-/// The whole of a small file (procfs reports size 0, so read until EOF).
-private func readSmallFile(_ path: String) -> String? {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return nil }
-    defer { close(descriptor) }
-    var contents: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { return nil }
-        if count == 0 { break }
-        contents += chunk[..<count]
-    }
-    return String(decoding: contents, as: UTF8.self)
 }
