@@ -128,7 +128,7 @@ extension FileSystem {
         }, body)
     }
 
-    private func markStale(_ inode: InodeReference) {
+    func markStale(_ inode: InodeReference) {
         cache.unhashIdentity(of: inode)
         cache.invalidateAttributes(inode.nodeID)
     }

@@ -26,6 +26,7 @@ func slabfsOpen(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutabl
             // As the caller, even in passthrough: the caller's permissions
             // decide, and O_TRUNC truncates as they would.
             let descriptor = try fs.open(inode, flags: flags & ~directIO, as: Caller(request, fs))
+            try fs.refuseIfRemovedWhileIdle(inode, descriptor)
             let backingID = fs.passthrough.open(inode.nodeID, identity: inode.identity, eligible: fs.passthroughEligible(inode)) {
                 () throws(Errno) in try fs.openPassthroughBacking(inode)
             }

@@ -215,6 +215,11 @@ final class Passthrough: @unchecked Sendable {
 
     var hasIdleRegistrations: Bool { idleNow.load(ordering: .relaxed) > 0 }
 
+    /// Whether `node` has a registration kept idle.
+    func isIdle(_ node: NodeID) -> Bool {
+        registry.withLock { $0.idle.contains(node) }
+    }
+
     /// Drops an idle registration of `node`: the kernel forgot the inode
     /// (the file may be gone; the node id may name another file later), or
     /// its mode changed (a writable backing file kept open would make an

@@ -39,6 +39,20 @@ extension FileSystem {
         }
     }
 
+    /// An idle registration keeps its backing file alive, so a file removed
+    /// or replaced behind the mount still opens by handle where it would
+    /// otherwise say ESTALE (and the kernel would look the name up again):
+    /// a reopen through a name the kernel has not yet been told about must
+    /// not find the old file. Costs an fstat, on reuse only.
+    func refuseIfRemovedWhileIdle(_ inode: InodeReference, _ descriptor: FileDescriptor) throws(Errno) {
+        guard passthrough.hasIdleRegistrations, passthrough.isIdle(inode.nodeID),
+              (try? descriptor.statDescriptor().rawValue.st_nlink) == 0 else { return }
+        _ = Glibc.close(descriptor.rawValue)
+        passthrough.dropIdle(inode.nodeID)
+        markStale(inode)
+        throw .staleNFSFileHandle
+    }
+
     /// Replies to OPEN; false if the reply could not be delivered.
     func replyOpen(_ request: fuse_req_t?, _ info: UnsafeMutablePointer<fuse_file_info>, backingID: Int32?) -> Bool {
         guard let backingID else { return fuse_reply_open(request, info) == 0 }
