@@ -32,11 +32,12 @@ import os
 import random
 import select
 import shutil
+import subprocess
 import sys
 import threading
 import time
 
-from daemons import Daemon, Interrupted, drop_caches, rss_bytes
+from daemons import Daemon, Interrupted, drop_caches, is_mounted, rss_bytes
 from reclaim_latency import getxattr1
 from stats import counter, dig, resident_pages, slabfs_stats
 from workloads import tree, zipf_lookups
@@ -232,6 +233,34 @@ class Monitor(threading.Thread):
             self.halt.wait(POLL_S)
 
 
+class Watchdog(threading.Thread):
+    """Aborts the mount's FUSE connection (umount -f) when the daemon was
+    killed but cannot finish dying: after an OOM kill, a thread of it can be
+    stuck in the kernel (D state in fuse_reverse_inval_entry, waiting for a
+    directory lock that a lookup holds while it waits for the dead daemon's
+    answer), which keeps /dev/fuse open, so the lookup, and this bench,
+    would wait forever. Touches nothing on the mount itself."""
+
+    def __init__(self, pid, mnt):
+        super().__init__(daemon=True)
+        self.pid, self.mnt = pid, mnt
+        self.aborted_ms = None
+        self.t0 = time.monotonic()
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.wait(0.5):
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return
+            if state == "Z" and is_mounted(self.mnt):
+                subprocess.run(["umount", "-f", self.mnt], capture_output=True)
+                self.aborted_ms = round((time.monotonic() - self.t0) * 1000)
+                return
+
+
 def first(rows, pred):
     for r in rows:
         if pred(r):
@@ -292,6 +321,8 @@ def one(bench, name, extra, src, files, seq1, seq3, record):
             cg.write("memory.limit_in_bytes", limit)
             mon = Monitor(cg, mnt, t0, counter, resident_pages)
             mon.start()
+            watchdog = Watchdog(d.pid, mnt)
+            watchdog.start()
             # The kernel's side of slabfs's trigger: the same one, and one
             # at 1 ms, registered by the bench (t0: the limit).
             daemon_us = int(res["psi_threshold_us"] or 0)
@@ -316,6 +347,7 @@ def one(bench, name, extra, src, files, seq1, seq3, record):
                 slab1 = slabinfo_bytes()
                 time.sleep(LINGER_S)
             finally:
+                watchdog.halt.set()
                 mon.halt.set()
                 mon.join(timeout=10)
                 for t in triggers.values():
@@ -327,6 +359,8 @@ def one(bench, name, extra, src, files, seq1, seq3, record):
             rows = mon.rows
             res["grow"] = {"files": len(grow), "done": len(durs), "seconds": round(grow_s, 3), "error": err,
                            **lat(durs)}
+            # Not a figure of slabfs's: how this run got unstuck, if it had to.
+            res["watchdog_abort_ms"] = watchdog.aborted_ms
             res["kernel_slab_growth"] = dict(sorted(((k, slab1.get(k, 0) - v) for k, v in slab0.items()
                                                      if slab1.get(k, 0) - v > 64 << 10),
                                                     key=lambda kv: -kv[1])[:6])

@@ -381,7 +381,7 @@ def run(bench, name, options, src, nfiles, ndirs, seq1):
         # daemon's misses cost the same in every window.
         cold_src = os.path.join(src, "cold")
         for n in names:
-            lstat(os.path.join(cold_src, n))
+            os.lstat(os.path.join(cold_src, n))
         cold = os.path.join(mnt, "cold")
         st_r0 = slabfs_stats(mnt)
         reader = Reader([os.path.join(cold, n) for n in names], rate, bench.fresh(f"reclaim-{name}-reader"),
