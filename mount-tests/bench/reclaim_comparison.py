@@ -67,7 +67,7 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
         # own pressure or timeouts, not because the daemon is cut. Those
         # objects are the hot set, scattered over the slabs, and no policy
         # may free them (only kicks and moves can touch them); that is
-        # the case page-targeted reclaim is for (seed 003). With
+        # the case page-targeted reclaim is for (Lameter, 2006). With
         # --reclaim-unpinned the kernel lets go first: every object is
         # unused at the cut and whole slabs of never-touched files, made
         # in order, are as easy to empty from an LRU's cold end.
