@@ -87,7 +87,9 @@ extension FileSystem {
             // Kept idle only where events report the file's end, and not
             // for an executable: the registration is a writable open of the
             // backing file, which an exec of it refuses (ETXTBSY).
-            let keepIdle = coherence.reportsEveryChange && cache.cachedMode(of: entry.node).map { $0 & 0o111 == 0 } == true
+            let keepIdle = { [cache, coherence] in
+                coherence.reportsEveryChange && cache.cachedMode(of: entry.node).map { $0 & 0o111 == 0 } == true
+            }
             if passthrough.release(entry.node, keepIdle: keepIdle) {
                 cache.invalidateAttributes(entry.node)
             }

@@ -28,7 +28,7 @@ struct IdleRegistrations {
     private(set) var count = 0
 
     init(capacity: Int) {
-        sets = max(1, capacity / Self.ways)
+        sets = max(0, capacity / Self.ways)  // 0: keeps none (put is never called then)
     }
 
     var capacity: Int { sets * Self.ways }

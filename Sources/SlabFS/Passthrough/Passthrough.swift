@@ -79,12 +79,10 @@ final class Passthrough: @unchecked Sendable {
     let registrations = Atomic<Int>(0)
     /// Opens served by an idle registration, without registering again.
     let reuses = Atomic<Int>(0)
-    /// Idle registrations kept at most.
-    let idleLimit: Int
 
+    /// `idleLimit`: registrations kept idle at most (0: none).
     init(wanted: Bool, refusal: String?, idleLimit: Int = 4096) {
         negotiation = InitNegotiation(wantsPassthrough: wanted)
-        self.idleLimit = idleLimit
         registry = Locked(Registry(idle: IdleRegistrations(capacity: idleLimit)))
         self.refusal.withLock { $0 = refusal }
     }
@@ -181,12 +179,13 @@ final class Passthrough: @unchecked Sendable {
     }
 
     /// One open of `node` ended (RELEASE, or a reply never delivered).
-    /// With `keepIdle`, the last one leaves the registration idle for the
-    /// next open. Returns whether it was in passthrough: the kernel may
+    /// If `keepIdle` says so (asked only at the last open of a registered
+    /// inode, under the registry's lock), the registration stays idle for
+    /// the next open. Returns whether it was in passthrough: the kernel may
     /// then have changed the file's size and times without a request
     /// reaching us.
     @discardableResult
-    func release(_ node: NodeID, keepIdle: Bool) -> Bool {
+    func release(_ node: NodeID, keepIdle: () -> Bool) -> Bool {
         guard negotiation.wantsPassthrough else { return false }
         let (wasPassthrough, ended, toClose): (Bool, Bool, Int32?) = registry.withLock { registry in
             switch registry.inodes[node] {
@@ -197,7 +196,7 @@ final class Passthrough: @unchecked Sendable {
                 }
                 registry.inodes[node] = nil
                 let readOnly = registry.readOnly.remove(node) != nil
-                guard keepIdle && idleLimit > 0 && !readOnly else { return (true, true, id) }
+                guard !readOnly && registry.idle.capacity > 0 && keepIdle() else { return (true, true, id) }
                 let displaced = registry.idle.put(node, id: id, identity: identity)
                 idleNow.store(registry.idle.count, ordering: .relaxed)
                 return (true, true, displaced)
