@@ -27,7 +27,7 @@ let package = Package(
         ),
         // What tests and benchmarks drive the caches with: POSIX threads, a
         // seedable random generator.
-        .target(name: "Drivers"),
+        .target(name: "LoadGenerators"),
         // libfuse3's low-level API.
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // The filesystem: FUSE operations, passthrough to the backing directory.
@@ -49,12 +49,12 @@ let package = Package(
         .executableTarget(
             name: "slabfs-bench",
             dependencies: [
-                "Slab", "DCache", "Drivers",
+                "Slab", "DCache", "LoadGenerators",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SlabTests", dependencies: ["Slab", "Drivers"]),
-        .testTarget(name: "DCacheTests", dependencies: ["DCache", "Slab", "Drivers"]),
+        .testTarget(name: "SlabTests", dependencies: ["Slab", "LoadGenerators"]),
+        .testTarget(name: "DCacheTests", dependencies: ["DCache", "Slab", "LoadGenerators"]),
         .testTarget(name: "SlabFSTests", dependencies: ["SlabFS"]),
     ]
 )

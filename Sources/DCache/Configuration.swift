@@ -25,8 +25,8 @@ extension DirectoryCache {
         public var psiThresholdMicroseconds = 0
         /// Fraction of the resident pages a PSI event reclaims.
         public var psiReclaimFraction = 0.25
-        /// Kicks requested when a reclaim pass falls short of its target.
-        public var kicksPerPass = 256
+        /// Kernel drops requested when a reclaim pass falls short of its target.
+        public var kernelDropsPerPass = 256
 
         public init() {}
 
@@ -52,8 +52,8 @@ extension DirectoryCache {
         var migrate: Bool
         var budgetBytes: Int
         var negativeLimit: Int
-        var kicksPerPass: Int
-        var kickHandler: (@Sendable ([KickRequest]) -> Void)?
+        var kernelDropsPerPass: Int
+        var kernelDropHandler: (@Sendable ([KernelDropRequest]) -> Void)?
         var lastReclaim: ReclaimReport?
 
         init(_ configuration: Configuration) {
@@ -61,7 +61,7 @@ extension DirectoryCache {
             migrate = configuration.migrate
             budgetBytes = configuration.budgetBytes
             negativeLimit = configuration.negativeLimit
-            kicksPerPass = configuration.kicksPerPass
+            kernelDropsPerPass = configuration.kernelDropsPerPass
         }
     }
 

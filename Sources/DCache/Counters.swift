@@ -25,7 +25,7 @@ public enum DCacheCounter: Int, CaseIterable, Sendable {
     case pagesReclaimed
     case reclaimPasses
     case moves
-    case kicksRequested
+    case kernelDropsRequested
     case kernelHeld
     case pressureBudget
     case pressurePSI

@@ -93,3 +93,25 @@ public struct InodeAttributes: Equatable, Sendable {
 
     public var isDirectory: Bool { mode & 0o170000 == 0o040000 }
 }
+
+public enum DCacheError: Error, Equatable, CustomStringConvertible {
+    case outOfMemory
+    case outOfNodeIDs
+    case nameTooLong(Int)
+    case invalidName
+    case parentNotCached(NodeID)
+    case invalidConfiguration(String)
+    case deviceNumberTooLarge(UInt64)
+
+    public var description: String {
+        switch self {
+        case .outOfMemory: return "the cache's reserved memory is exhausted"
+        case .outOfNodeIDs: return "no node ids left"
+        case .nameTooLong(let n): return "name of \(n) bytes is longer than 255"
+        case .invalidName: return "a name must be non-empty and hold no '/' or NUL"
+        case .parentNotCached(let id): return "parent node \(id) is not cached"
+        case .invalidConfiguration(let what): return "invalid configuration: \(what)"
+        case .deviceNumberTooLarge(let device): return "backing device number \(device) does not fit 32 bits"
+        }
+    }
+}

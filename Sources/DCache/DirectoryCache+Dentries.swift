@@ -51,13 +51,25 @@ extension DirectoryCache {
     /// it, replacing what the name pointed at before. The parent must be
     /// cached (the kernel holds it, or the caller does). `observed`: as in
     /// `setAttributes`.
+    ///
+    /// An inode found by `identity` whose file handle is not `handle` was
+    /// another file: its inode number was freed and handed to a new file
+    /// while the old one was still cached. The old inode leaves the identity
+    /// table (whoever holds it keeps it, and finds it stale) and the name
+    /// gets a new inode.
     public func insert(parent: NodeID, name: [UInt8], identity: BackingIdentity, handle: BackingFileHandle,
                        attributes: InodeAttributes, entryTimeout: Double, attributeTimeout: Double,
                        observed: AttributeStamp? = nil) throws -> InodeReference
     {
         try name.withUnsafeBytes { try Self.validate($0) }
-        let inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
+        var inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
                                           attributeTimeout: attributeTimeout, observed: observed)
+        if inode.handle != handle {
+            unhashIdentity(of: inode)
+            inode.release()
+            inode = try findOrCreateInode(identity: identity, handle: handle, attributes: attributes,
+                                          attributeTimeout: attributeTimeout, observed: observed)
+        }
         do {
             try setDentry(parent: parent, name: name, child: inode.nodeID, timeout: entryTimeout, observed: observed)
         } catch {

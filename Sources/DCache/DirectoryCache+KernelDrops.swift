@@ -6,13 +6,13 @@ import Glibc
 import Slab
 
 /// An entry the cache wants the kernel to drop (so that it sends FORGET).
-public struct KickRequest: Equatable, Sendable {
+public struct KernelDropRequest: Equatable, Sendable {
     public var parent: NodeID
     public var name: [UInt8]
 }
 
 extension DirectoryCache {
-    // MARK: Kicks
+    // MARK: Kernel drops
 
     /// Asks the owner to make the kernel drop up to `max` entries whose
     /// inodes only the kernel keeps (no handle open, no second name, not a
@@ -22,9 +22,9 @@ extension DirectoryCache {
     /// kernel cache limit runs, since without reclaim nothing else clears
     /// those bits. Returns how many were requested.
     @discardableResult
-    public func requestKicks(max limit: Int, secondChance: Bool = false) -> Int {
-        guard limit > 0, let handler = kickHandler else { return 0 }
-        var requests: [KickRequest] = []
+    public func requestKernelDrops(max limit: Int, secondChance: Bool = false) -> Int {
+        guard limit > 0, let handler = kernelDropHandler else { return 0 }
+        var requests: [KernelDropRequest] = []
         dentryTable.forEachStripe { stripe in
             guard requests.count < limit else { return }
             stripe.forEach { raw in
@@ -33,7 +33,7 @@ extension DirectoryCache {
                 guard let child = dentry.child else { return }
                 // Without secondChance (after a reclaim walk), an object whose
                 // bit that walk just spent was used since the last call too:
-                // kicking it would send the kernel's hot entries away.
+                // dropping it would send the kernel's hot entries away.
                 let dentryUsed = secondChance ? dentry.clearFlags(DentryObject.referenced)
                                               : usedSinceLastCall(raw)
                 let onlyKernel: Bool = nodeTable.withSlot(child) { slot in
@@ -47,11 +47,11 @@ extension DirectoryCache {
                                                  : usedSinceLastCall(object)
                     return !inodeUsed
                 }
-                if onlyKernel && !dentryUsed { requests.append(KickRequest(parent: dentry.parent, name: dentry.name)) }
+                if onlyKernel && !dentryUsed { requests.append(KernelDropRequest(parent: dentry.parent, name: dentry.name)) }
             }
         }
         guard !requests.isEmpty else { return 0 }
-        counters.bump(.kicksRequested, by: requests.count)
+        counters.bump(.kernelDropsRequested, by: requests.count)
         handler(requests)
         return requests.count
     }

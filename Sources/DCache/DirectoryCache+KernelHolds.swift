@@ -47,10 +47,10 @@ extension DirectoryCache {
         }
     }
 
-    /// The kernel-cache-limit thread's clock: `requestKicks` with a second
+    /// The kernel-cache-limit thread's clock: `requestKernelDrops` with a second
     /// chance for entries used since its last call.
     @discardableResult
-    public func requestKernelKicks(max limit: Int) -> Int {
-        requestKicks(max: limit, secondChance: true)
+    public func requestKernelDropsSecondChance(max limit: Int) -> Int {
+        requestKernelDrops(max: limit, secondChance: true)
     }
 }

@@ -22,7 +22,7 @@ extension DirectoryCache {
             },
             shouldReclaim: { [unowned self] raw in
                 // Second chance for a dentry used since the last call; and
-                // keep the names of inodes the kernel holds: a kick needs them.
+                // keep the names of inodes the kernel holds: a kernel drop needs them.
                 let dentry = DentryObject(raw)
                 return !spendsSecondChance(raw) && !isKernelHeld(dentry.child)
             },
@@ -153,7 +153,7 @@ extension DirectoryCache {
         ObjectHeader(raw).usedSince(epoch: secondChanceEpoch)
     }
 
-    /// Whether the kernel holds the node (its dentry must then stay: kicking
+    /// Whether the kernel holds the node (its dentry must then stay: dropping
     /// the kernel's copy needs the name).
     func isKernelHeld(_ id: NodeID?) -> Bool {
         guard let id else { return false }

@@ -15,7 +15,7 @@ public struct ReclaimReport: Equatable, Sendable, Codable {
     public var inodesEvicted = 0
     public var dentriesEvicted = 0
     public var moves = 0
-    public var kicksRequested = 0
+    public var kernelDropsRequested = 0
     public var rounds = 0
     public var milliseconds = 0.0
 
@@ -37,8 +37,8 @@ extension DirectoryCache {
     }
 
     /// Frees at least `target` pages if it can, under the policy in force;
-    /// when it falls short, asks for kicks of entries only the kernel holds
-    /// (unless `mayKick` is false). Safe while lookups, inserts and removes
+    /// when it falls short, asks the kernel to drop entries only the kernel holds
+    /// (unless `mayAskKernel` is false). Safe while lookups, inserts and removes
     /// run on other threads.
     ///
     /// An explicit request (`.explicit`: `user.slabfs.reclaim`, `slabfs
@@ -51,7 +51,7 @@ extension DirectoryCache {
     /// last, and only when the request cannot be met without it. Budget and
     /// PSI reclaim stay one pass (their pressure comes back if it persists).
     @discardableResult
-    public func reclaim(pages target: Int, source: PressureSource = .explicit, mayKick: Bool = true) -> ReclaimReport {
+    public func reclaim(pages target: Int, source: PressureSource = .explicit, mayAskKernel: Bool = true) -> ReclaimReport {
         reclaimLock.withLock {
             counters.bump(source.counter)
             let start = clock.nanoseconds()
@@ -68,8 +68,8 @@ extension DirectoryCache {
                 if more.pagesFreed == 0 && more.evicted == 0 { break }
             }
             report.pagesWanted = target
-            if report.pagesFreed < target && mayKick {
-                report.kicksRequested = requestKicks(max: settings.withLock { $0.kicksPerPass })
+            if report.pagesFreed < target && mayAskKernel {
+                report.kernelDropsRequested = requestKernelDrops(max: settings.withLock { $0.kernelDropsPerPass })
             }
             report.milliseconds = Double(clock.nanoseconds() - start) / 1e6
             settings.withLock { $0.lastReclaim = report }

@@ -15,15 +15,15 @@ extension DirectoryCache {
 
     /// Called after the kernel let go of inodes, which may now be reclaimed:
     /// a pass that ran while the kernel held them (a budget cut, a kernel
-    /// slow to answer kicks) freed less than it wanted, and nothing else
+    /// slow to answer drop requests) freed less than it wanted, and nothing else
     /// would run another until the cache grows. That pass asks for no
-    /// kicks: those stay one batch per pressure event, so that passes woken
-    /// by the FORGETs of kicks do not kick again and again until the
+    /// drop requests: those stay one batch per pressure event, so that passes woken
+    /// by the FORGETs they bring do not ask again and again until the
     /// kernel has let go of its whole working set.
     ///
     /// A budget pass that stopped above the low watermark (the kernel held
-    /// what it would have freed, and kicks were sent) leaves a debt: the
-    /// FORGETs those kicks bring wake passes until the cache is down to the
+    /// what it would have freed, and drops were requested) leaves a debt: the
+    /// FORGETs those drops bring wake passes until the cache is down to the
     /// low watermark, or a pass frees nothing.
     func noteUnpinned() {
         if isOverHighWatermark || (reclaimer.owesPages.load(ordering: .relaxed) && residentPages > lowWatermarkPages) {
@@ -46,7 +46,7 @@ extension DirectoryCache {
 
     /// One reclaim pass for `source`, down to the low watermark (budget) or
     /// by a fraction of what is resident (PSI).
-    func respond(to source: PressureSource, mayKick: Bool = true) {
+    func respond(to source: PressureSource, mayAskKernel: Bool = true) {
         let budget = settings.withLock { $0.budgetBytes }
         let resident = residentPages
         let target: Int
@@ -62,12 +62,12 @@ extension DirectoryCache {
             if source == .budget { reclaimer.owesPages.store(false, ordering: .relaxed) }
             return
         }
-        let report = reclaim(pages: target, source: source, mayKick: mayKick)
+        let report = reclaim(pages: target, source: source, mayAskKernel: mayAskKernel)
         if source == .budget {
             // Owed while short of the low watermark, as long as passes free
-            // something (the first, or what the kicks' FORGETs let go).
+            // something (the first, or what the FORGETs of dropped entries let go).
             let short = budget > 0 && residentPages > lowPages
-            reclaimer.owesPages.store(short && (mayKick || report.pagesFreed > 0 || report.evicted > 0), ordering: .relaxed)
+            reclaimer.owesPages.store(short && (mayAskKernel || report.pagesFreed > 0 || report.evicted > 0), ordering: .relaxed)
         }
     }
 

@@ -8,7 +8,7 @@ final class ReclaimThread: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending: Set<DirectoryCache.PressureSource> = []
-    /// A pass without kicks is wanted (`noteUnpinned`).
+    /// A pass that asks the kernel for nothing is wanted (`noteUnpinned`).
     private var unpinned = false
     private var running = false
     private var busy = false
@@ -60,7 +60,7 @@ final class ReclaimThread: @unchecked Sendable {
 
     fileprivate func run() {
         while true {
-            let next: (source: DirectoryCache.PressureSource, mayKick: Bool)? = locked {
+            let next: (source: DirectoryCache.PressureSource, mayAskKernel: Bool)? = locked {
                 while pending.isEmpty && !unpinned && !stopping {
                     busy = false
                     pthread_cond_broadcast(condition)
@@ -73,7 +73,7 @@ final class ReclaimThread: @unchecked Sendable {
                 return (.budget, false)
             }
             guard let next else { return }
-            cache?.respond(to: next.source, mayKick: next.mayKick)
+            cache?.respond(to: next.source, mayAskKernel: next.mayAskKernel)
         }
     }
 

@@ -61,7 +61,7 @@ final class DirectoryDescriptors: Sendable {
         let opened = try open()
         let position = adopt(opened.rawValue, node: node, generation: generation)
         defer {
-            if let position { give(back: position, descriptor: opened.rawValue) } else { _ = Glibc.close(opened.rawValue) }
+            if let position { give(back: position, descriptor: opened.rawValue) } else { try? opened.close() }
         }
         return try body(opened)
     }
@@ -73,7 +73,7 @@ final class DirectoryDescriptors: Sendable {
             guard let position = state.index.removeValue(forKey: node) else { return nil }
             return Self.vacate(&state.slots[position])
         }
-        if let closing { _ = Glibc.close(closing) }
+        if let closing { try? FileDescriptor(rawValue: closing).close() }
     }
 
     /// How many descriptors are open now (statistics and tests).
@@ -93,7 +93,7 @@ final class DirectoryDescriptors: Sendable {
             state.slots[position].referenced = true
             return ((position, state.slots[position].descriptor), nil)
         }
-        if let stale { _ = Glibc.close(stale) }
+        if let stale { try? FileDescriptor(rawValue: stale).close() }
         return taken
     }
 
@@ -130,7 +130,7 @@ final class DirectoryDescriptors: Sendable {
             }
             return (nil, nil)
         }
-        if let closing { _ = Glibc.close(closing) }
+        if let closing { try? FileDescriptor(rawValue: closing).close() }
         return position
     }
 
@@ -142,7 +142,7 @@ final class DirectoryDescriptors: Sendable {
             state.slots[position].descriptor = -1
             return true
         }
-        if closing { _ = Glibc.close(descriptor) }
+        if closing { try? FileDescriptor(rawValue: descriptor).close() }
     }
 
     /// Empties a slot that is off the index: returns the descriptor to close

@@ -14,21 +14,21 @@ import SystemPackage
 final class PathDescriptors: Sendable {
     private struct Kept {
         var descriptor: CInt
-        var identity: CacheIdentity
+        var identity: BackingIdentity
     }
 
     private let table = Locked([NodeID: Kept]())
 
     /// Keeps `descriptor` (which this takes over) for `node`, unless one is
     /// kept already.
-    func keep(_ descriptor: FileDescriptor, for node: NodeID, identity: CacheIdentity) {
+    func keep(_ descriptor: FileDescriptor, for node: NodeID, identity: BackingIdentity) {
         let replaced: CInt? = table.withLock { table in
             if let kept = table[node], kept.identity == identity { return descriptor.rawValue }
             let old = table[node]?.descriptor
             table[node] = Kept(descriptor: descriptor.rawValue, identity: identity)
             return old
         }
-        if let replaced { _ = Glibc.close(replaced) }
+        if let replaced { try? FileDescriptor(rawValue: replaced).close() }
     }
 
     /// A duplicate of the descriptor kept for the inode, which the caller
@@ -52,7 +52,7 @@ final class PathDescriptors: Sendable {
             guard table[node] != nil, !stillHeld() else { return nil }
             return table.removeValue(forKey: node)?.descriptor
         }
-        if let closing { _ = Glibc.close(closing) }
+        if let closing { try? FileDescriptor(rawValue: closing).close() }
     }
 }
 
@@ -112,7 +112,7 @@ extension FileSystem {
         guard let status, UInt64(status.st_dev) == inode.identity.device,
               UInt64(status.st_ino) == inode.identity.inode else {
             // Renamed, removed or replaced since: the hint is wrong.
-            _ = Glibc.close(opened.rawValue)
+            try? opened.close()
             directoryPlaces.forget(inode.nodeID)
             return nil
         }
@@ -177,7 +177,7 @@ extension FileSystem {
             let options: FileDescriptor.OpenOptions = directory ? [.path, .directory] : .path
             descriptor = try openByHandle(inode, .readOnly, options: options)
         }
-        defer { _ = Glibc.close(descriptor.rawValue) }
+        defer { try? descriptor.close() }
         return try body(descriptor)
     }
 
@@ -189,7 +189,7 @@ extension FileSystem {
         guard inode.nodeID != .root, let open = handles.duplicateDescriptor(of: inode.nodeID, identity: inode.identity) else {
             return try withPath(inode, body)
         }
-        defer { _ = Glibc.close(open.rawValue) }
+        defer { try? open.close() }
         return try body(open)
     }
 
@@ -213,7 +213,7 @@ extension FileSystem {
     /// The attributes and identity of an open or O_PATH descriptor: a handle
     /// if the backing filesystem gives one for it, else a duplicate O_PATH
     /// descriptor the caller keeps or closes.
-    func identify(_ descriptor: FileDescriptor) throws(Errno) -> (stat: stat, identity: BackingIdentity) {
+    func identify(_ descriptor: FileDescriptor) throws(Errno) -> (stat: stat, locator: BackingLocator) {
         let status = try descriptor.statDescriptor().rawValue
         if usesHandles {
             do throws(Errno) {

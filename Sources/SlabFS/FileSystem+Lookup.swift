@@ -32,7 +32,7 @@ extension FileSystem {
         // create starts with such a lookup, and an error thrown through the
         // untyped closure would be boxed and cast back.
         let stamp = cache.attributeStamp
-        let found = try withDirectory(parent, directory) { directory -> (stat: Stat, identity: BackingIdentity)? in
+        let found = try withDirectory(parent, directory) { directory -> (stat: Stat, locator: BackingLocator)? in
             do throws(Errno) {
                 return try lookUpIdentity(name, in: directory)
             } catch .noSuchFileOrDirectory {
@@ -49,54 +49,48 @@ extension FileSystem {
             }
             return nil
         }
-        return try record(name, in: parent, stat: found.stat.rawValue, identity: found.identity, observed: stamp)
+        return try record(name, in: parent, stat: found.stat.rawValue, locator: found.locator, observed: stamp)
     }
 
     /// The attributes of `name` in `directory` and how to reach it again:
     /// the Backing layer's race-free lookup, or, without handles, the
     /// O_PATH descriptor it would have closed.
     private func lookUpIdentity(_ name: BackingName, in directory: FileDescriptor) throws(Errno)
-        -> (stat: Stat, identity: BackingIdentity)
+        -> (stat: Stat, locator: BackingLocator)
     {
         if usesHandles { return try backing.lookup(name, in: directory) }
         let descriptor = try directory.openPath(name)
         do {
             return (try descriptor.statDescriptor(), .descriptor(descriptor))
         } catch {
-            _ = Glibc.close(descriptor.rawValue)
+            try? descriptor.close()
             throw error
         }
     }
 
-    /// Records (parent, name) -> the file `identity` names, whose
+    /// Records (parent, name) -> the file `locator` reaches, whose
     /// attributes are `status` as read after `observed` was taken; takes
-    /// over a descriptor identity.
+    /// over a descriptor locator.
     func record(_ name: BackingName, in parent: InodeReference, stat status: stat,
-                identity: BackingIdentity, observed: AttributeStamp) throws -> FoundEntry {
+                locator: BackingLocator, observed: AttributeStamp) throws -> FoundEntry {
         var handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
         var kept: FileDescriptor?
-        switch identity {
+        switch locator {
         case .handle(let backingHandle): handle = Self.cacheHandle(backingHandle)
         case .descriptor(let descriptor): kept = descriptor
         }
         do {
-            let cacheIdentity = try Self.identity(of: status)
+            let identity = try Self.identity(of: status)
             let attributes = InodeAttributes(status)
-            var inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes,
-                                   observed: observed)
-            if kept == nil && inode.handle != handle {
-                // The inode number was freed and handed to a new file while
-                // the old one was still cached: a new inode for the new file.
-                cache.unhashIdentity(of: inode)
-                inode.release()
-                inode = try insert(name, in: parent, identity: cacheIdentity, handle: handle, attributes: attributes,
-                                   observed: observed)
-            }
+            let timeout = cacheTimeout(device: identity.device)
+            let inode = try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
+                                         attributes: attributes, entryTimeout: timeout, attributeTimeout: timeout,
+                                         observed: observed)
             let entry = FoundEntry(inode: inode, attributes: attributes, descriptor: kept)
             notePlace(of: entry, name: name, in: parent)
             return entry
         } catch {
-            if let kept { _ = Glibc.close(kept.rawValue) }
+            if let kept { try? kept.close() }
             throw error
         }
     }
@@ -105,15 +99,6 @@ extension FileSystem {
     private func notePlace(of entry: FoundEntry, name: BackingName, in parent: InodeReference) {
         guard mode_t(entry.attributes.mode) & S_IFMT == S_IFDIR else { return }
         directoryPlaces.note(entry.inode.nodeID, parent: parent.nodeID, name: name)
-    }
-
-    private func insert(_ name: BackingName, in parent: InodeReference, identity: CacheIdentity,
-                        handle: BackingFileHandle, attributes: InodeAttributes,
-                        observed: AttributeStamp) throws -> InodeReference {
-        let timeout = cacheTimeout(device: identity.device)
-        return try cache.insert(parent: parent.nodeID, name: name.bytes, identity: identity, handle: handle,
-                         attributes: attributes, entryTimeout: timeout, attributeTimeout: timeout,
-                         observed: observed)
     }
 
     /// A cache hit, with its attributes refreshed from the backing

@@ -33,7 +33,7 @@
 // Slab's; docs/DESIGN.md has all three): `Passthrough`'s registry (an open
 // that registers a backing file opens it under it), then `PathDescriptors`'
 // table (which reads a node-table slot inside it). `HandleTable`, the
-// directory descriptors and places, the kicker's queue and the recent-node
+// directory descriptors and places, the kernelDrops's queue and the recent-node
 // ring are each taken alone. No FUSE notification is sent with any held.
 
 import CFuse
@@ -43,10 +43,6 @@ import Slab
 import Synchronization
 import SystemPackage
 
-/// DCache's (device, inode) identity; `BackingIdentity` in this module is the
-/// Backing layer's "handle or descriptor".
-typealias CacheIdentity = DCache.BackingIdentity
-
 final class FileSystem: Sendable {
     let configuration: MountConfiguration
     let backing: BackingDirectory
@@ -55,7 +51,7 @@ final class FileSystem: Sendable {
     let pathDescriptors = PathDescriptors()
     let directoryDescriptors = DirectoryDescriptors()
     let directoryPlaces = DirectoryPlaces()
-    let kicker: Kicker
+    let kernelDrops: KernelDropThread
     /// The one-thread loop, and its polling bound (a runtime setting).
     let requestLoop: RequestLoop
     /// The kernel asks for READDIRPLUS only at a listing's start or after
@@ -111,7 +107,7 @@ final class FileSystem: Sendable {
     }
 
     /// Opens the backing root and builds the cache with its root inode.
-    /// Starts threads (the cache's PSI monitor, the kicker): call it after
+    /// Starts threads (the cache's PSI monitor, the kernelDrops): call it after
     /// daemonizing, since fork keeps only the calling thread.
     init(configuration: MountConfiguration, backing: BackingDirectory, watch: BackingWatch? = nil,
          coherenceReason: String? = nil, passthroughRefusal: String? = nil) throws {
@@ -122,7 +118,7 @@ final class FileSystem: Sendable {
         cacheTimeoutBits = Atomic(configuration.cacheTimeoutSeconds.bitPattern)
         readdirCacheEnabled = Atomic(configuration.readdirCache)
         cache = try DirectoryCache(Self.cacheConfiguration(configuration))
-        kicker = Kicker(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
+        kernelDrops = KernelDropThread(cache: cache, kernelCacheLimit: configuration.kernelCacheLimit)
         requestLoop = RequestLoop(maximumMicroseconds: configuration.pollMicroseconds)
         usesHandles = Self.handlesWork(backing)
         runsAsCaller = configuration.allowOther
@@ -138,8 +134,8 @@ final class FileSystem: Sendable {
             EventWatcher(watch: $0, cache: cache, coherence: coherence, inPassthrough: { passthrough.isOpenOrRecent($0) },
                          attributesChanged: { passthrough.dropIdle($0) })
         }
-        let kicker = self.kicker
-        cache.kickHandler = { @Sendable requests in kicker.enqueue(requests) }
+        let kernelDrops = self.kernelDrops
+        cache.kernelDropHandler = { @Sendable requests in kernelDrops.enqueue(requests) }
         try insertRoot()
     }
 
@@ -180,9 +176,9 @@ final class FileSystem: Sendable {
     /// Decided once, at startup: a handle of the root that opens.
     static func handlesWork(_ backing: BackingDirectory) -> Bool {
         guard backing.supportsHandles, getenv("SLABFS_FILE_HANDLES").map({ String(cString: $0) }) != "off",
-              case .handle(let handle)? = try? backing.rootIdentity(),
+              case .handle(let handle)? = try? backing.rootLocator(),
               let descriptor = try? backing.open(handle, .readOnly, options: .path) else { return false }
-        _ = Glibc.close(descriptor.rawValue)
+        try? descriptor.close()
         return true
     }
 
@@ -191,7 +187,7 @@ final class FileSystem: Sendable {
         // The root is always reached through `backing.root`; its handle is
         // kept for the record only.
         var handle = BackingFileHandle(type: Self.descriptorHandleType, bytes: [])
-        if usesHandles, case .handle(let backingHandle) = try backing.rootIdentity() {
+        if usesHandles, case .handle(let backingHandle) = try backing.rootLocator() {
             handle = Self.cacheHandle(backingHandle)
         }
         let root = try cache.insertRoot(identity: try Self.identity(of: status), handle: handle,
@@ -207,10 +203,10 @@ final class FileSystem: Sendable {
 
     /// The cache stores the device in 32 bits; Linux device numbers of local
     /// filesystems fit, anything else is refused rather than trapped on.
-    static func identity(of status: stat) throws(Errno) -> CacheIdentity {
+    static func identity(of status: stat) throws(Errno) -> BackingIdentity {
         let device = UInt64(status.st_dev)
         guard device <= UInt64(UInt32.max) else { throw .overflow }
-        return CacheIdentity(device: device, inode: UInt64(status.st_ino))
+        return BackingIdentity(device: device, inode: UInt64(status.st_ino))
     }
 
     // MARK: Inodes of a request

@@ -16,7 +16,7 @@ final class HandleTable: Sendable {
         let node: NodeID
         /// The backing file's: a node id can be reused once the kernel
         /// forgets it, and a late RELEASE may still find its old handle.
-        let identity: CacheIdentity
+        let identity: BackingIdentity
         /// The listing state of an open directory.
         let directory: OpenDirectory?
 
@@ -84,7 +84,7 @@ final class HandleTable: Sendable {
     /// handle and going through /proc. Duplicated under the lock: a release
     /// takes its handle out of the table before closing it, so the number
     /// cannot be closed and reused while it is copied.
-    func duplicateDescriptor(of node: NodeID, identity: CacheIdentity) -> FileDescriptor? {
+    func duplicateDescriptor(of node: NodeID, identity: BackingIdentity) -> FileDescriptor? {
         table.withLock { table in
             guard let handles = table.byNode[node] else { return nil }
             for index in handles.reversed() {

@@ -17,7 +17,7 @@ public struct MountFailure: Error, CustomStringConvertible {
 /// foreground), and only then build the cache and start threads, since
 /// fork keeps only the calling thread. Failures up to the mount are thrown
 /// and reported by the command in one line. Shutdown: the loop returns
-/// (unmounted, or SIGINT/SIGTERM/SIGHUP made it exit); the kicker stops
+/// (unmounted, or SIGINT/SIGTERM/SIGHUP made it exit); the kernelDrops stops
 /// (it calls into the session); then unmount, remove the signal handlers,
 /// destroy the session.
 public enum Session {
@@ -132,7 +132,7 @@ public enum Session {
         }
         fileSystem.passthrough.attach(session: session)
         withSignalsBlocked {
-            fileSystem.kicker.start(session: session)
+            fileSystem.kernelDrops.start(session: session)
             fileSystem.watcher?.start(session: session)
         }
         let result: Int32
@@ -150,7 +150,7 @@ public enum Session {
             fuse_loop_cfg_destroy(loop)
         }
         fileSystem.watcher?.stop()
-        fileSystem.kicker.stop()
+        fileSystem.kernelDrops.stop()
         // 0: unmounted; a positive number: the signal that ended the loop
         // (libfuse's handler records it), a clean exit too; negative: -errno.
         if result < 0 {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import DCache
-import Drivers
+import LoadGenerators
 import Foundation
 import Glibc
 import Slab

@@ -1,5 +1,5 @@
 import DCache
-import Drivers
+import LoadGenerators
 import Glibc
 import Slab
 

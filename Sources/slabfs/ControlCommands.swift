@@ -111,7 +111,7 @@ struct ReclaimCommand: ParsableCommand {
         }
         let r = try client.decode(ReclaimReport.self, from: "reclaim")
         print("reclaim (\(r.policy)): \(r.pagesFreed) of \(r.pagesWanted) pages freed, \(r.inodesEvicted) inodes and "
-            + "\(r.dentriesEvicted) dentries evicted, \(r.moves) moves, \(r.kicksRequested) kicks, "
+            + "\(r.dentriesEvicted) dentries evicted, \(r.moves) moves, \(r.kernelDropsRequested) kernel drops, "
             + "\(StatisticsReport.milliseconds(r.milliseconds))")
     }
 }

@@ -1,4 +1,4 @@
-import Drivers
+import LoadGenerators
 import DCache
 import Slab
 import Synchronization

@@ -3,7 +3,7 @@ import Slab
 import Synchronization
 import Testing
 
-@Suite("References, reclaim, compaction and kicks")
+@Suite("References, reclaim, compaction and kernel drops")
 struct ReclaimTests {
     @Test("the kernel's lookup count pins an inode until FORGET")
     func kernelPins() throws {
@@ -202,12 +202,12 @@ struct ReclaimTests {
         #expect(page.evictedPerPage * 2 < lru.evictedPerPage || lru.pagesFreed < page.pagesFreed / 2)
     }
 
-    @Test("a reclaim pass that falls short asks the owner to kick entries only the kernel holds")
-    func kicks() throws {
+    @Test("a reclaim pass that falls short asks the owner to have the kernel drop entries only the kernel holds")
+    func kernelDrops() throws {
         let cache = try makeCache()
         try makeRoot(cache)
-        let kicked = Mutex<[KickRequest]>([])
-        cache.kickHandler = { requests in kicked.withLock { $0 += requests } }
+        let kicked = Mutex<[KernelDropRequest]>([])
+        cache.kernelDropHandler = { requests in kicked.withLock { $0 += requests } }
         let ids = try populate(cache, files: 64)
         for id in ids {
             let inode = try #require(cache.inode(id))
@@ -218,9 +218,9 @@ struct ReclaimTests {
         cache.reclaim(pages: 0)
         let report = cache.reclaim(pages: cache.residentPages)
         #expect(cache._invariantViolations() == [])
-        #expect(report.kicksRequested > 0)
+        #expect(report.kernelDropsRequested > 0)
         let requests = kicked.withLock { $0 }
-        #expect(requests.count == report.kicksRequested)
+        #expect(requests.count == report.kernelDropsRequested)
         #expect(requests.allSatisfy { $0.parent == .root && String(decoding: $0.name, as: UTF8.self).hasPrefix("f") })
     }
 
@@ -238,13 +238,13 @@ struct ReclaimTests {
         #expect(cache.lastReclaim?.source == "budget")
     }
 
-    @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim, which kicks nothing)",
+    @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim, which asks for no drops)",
           arguments: [false, true])
     func budgetMetAfterForget(bulk: Bool) throws {
         let cache = try makeCache()
         try makeRoot(cache)
         let kicked = Mutex(0)
-        cache.kickHandler = { requests in kicked.withLock { $0 += requests.count } }
+        cache.kernelDropHandler = { requests in kicked.withLock { $0 += requests.count } }
         let ids = try populate(cache, files: 8192)
         for id in ids {
             let inode = try #require(cache.inode(id))
@@ -282,7 +282,7 @@ struct ReclaimTests {
     func budgetDebtPaidAfterForget() throws {
         let cache = try makeCache()
         try makeRoot(cache)
-        cache.kickHandler = { _ in }
+        cache.kernelDropHandler = { _ in }
         let ids = try populate(cache, files: 8192)
         // 45% held by the kernel, scattered over every slab.
         let held = ids.enumerated().filter { $0.offset % 20 < 9 }.map(\.element)
@@ -298,7 +298,7 @@ struct ReclaimTests {
         let high = cache.budgetBytes / systemPageSize
         try #require(cache.residentPages > low && cache.residentPages <= high,
                      "the first pass stops between the watermarks: \(cache.residentPages) of \(low)...\(high)")
-        // The kernel answers the kicks for a tenth of the files: FORGET.
+        // The kernel answers the drop requests for a tenth of the files: FORGET.
         cache.forget(bulk: held.enumerated().filter { $0.offset % 9 < 2 }.map { ($0.element, 1) })
         cache.waitForReclaim()
         #expect(cache.residentPages <= low, "\(resident) pages, low watermark \(low), now \(cache.residentPages)")

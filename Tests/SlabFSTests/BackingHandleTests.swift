@@ -92,11 +92,11 @@ struct BackingHandleTests {
             let found = try scratch.backing.lookup("file", in: scratch.root)
             #expect(found.stat.inode == stat.inode)
             #expect(found.stat.size == 1)
-            guard case .handle(let handle) = found.identity else {
-                Issue.record("ext4 and tmpfs give handles, got \(found.identity)")
+            guard case .handle(let handle) = found.locator else {
+                Issue.record("ext4 and tmpfs give handles, got \(found.locator)")
                 return
             }
-            let fd = try scratch.backing.open(found.identity, .readOnly)
+            let fd = try scratch.backing.open(found.locator, .readOnly)
             defer { try? fd.close() }
             #expect(try fd.statDescriptor().inode == stat.inode)
             #expect(try scratch.backing.handle(of: fd) == handle)
@@ -104,11 +104,11 @@ struct BackingHandleTests {
         }
     }
 
-    @Test("the root identity opens the backing root, and withDescriptor lends an O_PATH descriptor")
-    func rootIdentity() throws {
+    @Test("the root locator opens the backing root, and withDescriptor lends an O_PATH descriptor")
+    func rootLocator() throws {
         try withBackingScratch { scratch in
-            let identity = try scratch.backing.rootIdentity()
-            let inode = try scratch.backing.withDescriptor(for: identity) { (fd) throws(Errno) in
+            let locator = try scratch.backing.rootLocator()
+            let inode = try scratch.backing.withDescriptor(for: locator) { (fd) throws(Errno) in
                 try fd.statDescriptor().inode
             }
             #expect(inode == scratch.backing.rootStat.inode)
@@ -135,17 +135,17 @@ struct BackingHandleTests {
         #expect(!proc.supportsHandles)
         #expect(throws: Errno.notSupported) { try proc.handle(of: "status", in: proc.root) }
         let found = try proc.lookup("status", in: proc.root)
-        guard case .descriptor(let fd) = found.identity else {
-            Issue.record("expected an O_PATH descriptor, got \(found.identity)")
+        guard case .descriptor(let fd) = found.locator else {
+            Issue.record("expected an O_PATH descriptor, got \(found.locator)")
             return
         }
         defer { try? fd.close() }
-        let reopened = try proc.open(found.identity, .readOnly)
+        let reopened = try proc.open(found.locator, .readOnly)
         defer { try? reopened.close() }
         var buffer = [UInt8](repeating: 0, count: 5)
         _ = try buffer.withUnsafeMutableBytes { try reopened.read(at: 0, into: $0) }
         #expect(String(decoding: buffer, as: UTF8.self) == "Name:")
-        let duplicate = try proc.open(found.identity, .readOnly, options: .path)
+        let duplicate = try proc.open(found.locator, .readOnly, options: .path)
         #expect(duplicate != fd)
         try duplicate.close()
     }

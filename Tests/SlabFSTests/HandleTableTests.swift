@@ -13,27 +13,27 @@ import Testing
 struct HandleTableTests {
     /// Files f0..f(count-1) in a scratch directory, open for reading, with
     /// their identities; closed afterwards unless a test closed them.
-    private func withOpenFiles(_ count: Int, _ body: (BackingScratch, [FileDescriptor], [CacheIdentity]) throws -> Void) throws {
+    private func withOpenFiles(_ count: Int, _ body: (BackingScratch, [FileDescriptor], [BackingIdentity]) throws -> Void) throws {
         try withBackingScratch { scratch in
             var descriptors: [FileDescriptor] = []
-            var identities: [CacheIdentity] = []
+            var identities: [BackingIdentity] = []
             for index in 0..<count {
                 let name = try BackingName(validating: "f\(index)")
                 let status = try scratch.makeFile(name).rawValue
                 descriptors.append(try scratch.root.open(name, .readOnly))
-                identities.append(CacheIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)))
+                identities.append(BackingIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)))
             }
             try body(scratch, descriptors, identities)
         }
     }
 
-    private func entry(_ descriptor: FileDescriptor, node: UInt64, _ identity: CacheIdentity) -> HandleTable.Entry {
+    private func entry(_ descriptor: FileDescriptor, node: UInt64, _ identity: BackingIdentity) -> HandleTable.Entry {
         .init(rawDescriptor: descriptor.rawValue, node: NodeID(node), identity: identity, directory: nil)
     }
 
-    private func identity(of descriptor: FileDescriptor) throws -> CacheIdentity {
+    private func identity(of descriptor: FileDescriptor) throws -> BackingIdentity {
         let status = try descriptor.statDescriptor().rawValue
-        return CacheIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        return BackingIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
     }
 
     @Test("a node's open handle lends a duplicate of its own descriptor")

@@ -5,7 +5,7 @@ import Testing
 /// The table of passthrough registrations kept between opens: what it keeps,
 /// what it gives back, and that a full set displaces its oldest.
 @Suite struct IdleRegistrationsTests {
-    private func identity(_ inode: UInt64) -> CacheIdentity { CacheIdentity(device: 8, inode: inode) }
+    private func identity(_ inode: UInt64) -> BackingIdentity { BackingIdentity(device: 8, inode: inode) }
 
     @Test("a kept registration is taken back once, with the identity it was kept for")
     func takeOnce() {

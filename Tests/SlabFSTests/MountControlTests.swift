@@ -82,9 +82,9 @@ struct MountControlTests {
         try setAttribute(mount.mountpoint, "user.slabfs.cache_size", "128K")
         #expect(try text(mount.mountpoint, "user.slabfs.cache_size") == "131072")
         // Nothing reclaims on a timer, so only the cut's wake-up, and the
-        // FORGETs' as the kernel lets go of what the kicker asked it to
+        // FORGETs' as the kernel lets go of what the kernelDrops asked it to
         // drop, can bring the pages down. The bound is generous: with the
-        // whole suite running in parallel on 2 cores the kicker lags.
+        // whole suite running in parallel on 2 cores the kernelDrops lags.
         var pages = before
         for _ in 0..<400 {
             pages = try statistics(mount).cache.residentPages
@@ -92,7 +92,7 @@ struct MountControlTests {
             usleep(50_000)
         }
         let after = try statistics(mount)
-        let state = "kernel holds \(after.kernelHeldInodes) inodes, \(after.cache[.kicksRequested]) kicks, "
+        let state = "kernel holds \(after.kernelHeldInodes) inodes, \(after.cache[.kernelDropsRequested]) kernel drops, "
             + "\(after.cache[.reclaimPasses]) reclaim passes, \(after.cache.inodes) inodes cached"
         #expect(pages < before / 2, "\(before) resident pages, then \(pages); \(state)")
         #expect(after.cache[.pressureBudget] > 0)
@@ -153,7 +153,7 @@ struct MountControlTests {
         #expect(try attributeNames(mount.source).allSatisfy { !$0.hasPrefix("user.slabfs.") })
     }
 
-    @Test("entry_timeout set while mounted applies to later lookups; a limit set while mounted applies to the kicker")
+    @Test("entry_timeout set while mounted applies to later lookups; a limit set while mounted applies to the kernelDrops")
     func settingsChangeBehaviour() throws {
         // Timeouts, not events: the test is about what the timeouts hide.
         let mount = try MountedSlabfs(["--coherence", "timeouts", "--entry-timeout", "3600", "--attr-timeout", "3600"])

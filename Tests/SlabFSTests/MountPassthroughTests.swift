@@ -1,3 +1,4 @@
+import CSlabSupport
 import Foundation
 import Glibc
 @testable import SlabFS
@@ -166,7 +167,7 @@ struct MountPassthroughTests {
         #expect(count > 0 && buffer[0] == UInt8(ascii: "M"))
         let source = open(path, O_RDONLY), target = open(mount.mounted("copy"), O_WRONLY | O_CREAT, 0o644)
         var inOffset: Int64 = 0, outOffset: Int64 = 0
-        let copied = try LinuxCalls.function(\.copyFileRange)(source, &inOffset, target, &outOffset, 8192, 0)
+        let copied = linux_copy_file_range(source, &inOffset, target, &outOffset, 8192, 0)
         close(source)
         close(target)
         #expect(copied == 8192)

@@ -28,7 +28,7 @@ struct MountScaleTests {
             most = max(most, mount.descriptorCount)
         }
         // Each file became an inode of ours (the kernel may have let go of
-        // some meanwhile, under memory pressure or PSI-driven kicks).
+        // some meanwhile, under memory pressure or PSI-driven kernel drops).
         let stats = try statistics(mount)
         #expect(stats.cache[.inodesCreated] >= directories * perDirectory)
         #expect(most > 0 && most < 100, "the daemon held \(most) descriptors")
@@ -46,7 +46,7 @@ struct MountScaleTests {
                 #expect(lstat(mount.mounted("d\(directory)/f\(index)"), &result) == 0)
             }
         }
-        // Kicks are asynchronous: the kicker sends them, the kernel FORGETs.
+        // Kernel drops are asynchronous: their thread sends them, the kernel FORGETs.
         var held = Int.max
         for _ in 0..<100 {
             held = try statistics(mount).kernelHeldInodes
@@ -54,7 +54,7 @@ struct MountScaleTests {
             usleep(100_000)
         }
         #expect(held <= 1000)
-        // What was kicked is still there, looked up again on demand.
+        // What was dropped is still there, looked up again on demand.
         #expect(try readFile(mount.mounted("d0/f0")) == "")
     }
 

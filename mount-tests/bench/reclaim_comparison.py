@@ -66,7 +66,7 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
         # on a running system: the kernel lets go of dentries under its
         # own pressure or timeouts, not because the daemon is cut. Those
         # objects are the hot set, scattered over the slabs, and no policy
-        # may free them (only kicks and moves can touch them); that is
+        # may free them (only kernel drops and moves can touch them); that is
         # the case page-targeted reclaim is for (Lameter, 2006). With
         # --reclaim-unpinned the kernel lets go first: every object is
         # unused at the cut and whole slabs of never-touched files, made
@@ -98,7 +98,7 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
             res["cut_method"] = (f"user.slabfs.cache_size not settable ({e.strerror}): "
                                  f"setfattr user.slabfs.reclaim={pages_before - half} (half of {pages_before} pages)")
         res["cut_call_s"] = time.perf_counter() - t0
-        # Wait for the reclaim (and the kicks it sent) to settle.
+        # Wait for the reclaim (and the kernel drops it asked for) to settle.
         # (Also noted, from the same reads and without a read more: when
         # resident pages were first at or below the new budget's low
         # watermark, "pages back" at this loop's 100 ms; the latency run
@@ -138,7 +138,7 @@ def reclaim_policy(bench, name, extra, nfiles, seq1, seq2, seq3):
         res["resident_pages_drop"] = pages_before - res["pages_after"]
         res["objects_evicted"] = evicted(st_after) - evicted(st_before)
         res["moves"] = counter(st_after, "moves") - counter(st_before, "moves")
-        res["kicks"] = counter(st_after, "kicksRequested") - counter(st_before, "kicksRequested")
+        res["kicks"] = counter(st_after, "kernelDropsRequested") - counter(st_before, "kernelDropsRequested")
         res["evicted_per_page"] = (res["objects_evicted"] / res["pages_freed"]
                                    if res["pages_freed"] else (math.inf if res["objects_evicted"] else None))
         # The kernel lets go (again), so that every file of the second
@@ -219,9 +219,9 @@ def disturbed(r):
     why = []
     if r.get("distinct_run1") and r["before"]["lookups"] > r["distinct_run1"] * 1.01:
         why.append(f"run 1 sent {r['before']['lookups']} lookups for {r['distinct_run1']} files and directories")
-    # The daemon's own kicks (a policy over its budget asks the kernel to
+    # The daemon's own kernel drops (a policy over its budget asks the kernel to
     # drop entries) bring files back once each: not a disturbance.
-    kicks3 = (r.get("after_new") or {}).get("counter_deltas", {}).get("kicksRequested", 0) or 0
+    kicks3 = (r.get("after_new") or {}).get("counter_deltas", {}).get("kernelDropsRequested", 0) or 0
     if r.get("distinct_run3") and r.get("after_new") and r["after_new"]["lookups"] > r["distinct_run3"] * 1.01 + kicks3:
         why.append(f"run 3 sent {r['after_new']['lookups']} lookups for {r['distinct_run3']} files and directories")
     return why

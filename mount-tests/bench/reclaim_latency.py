@@ -413,7 +413,7 @@ def cut(mnt, res, reader, st_r0):
                     lambda st: (resident_pages(st), evicted(st), counter(st, "pagesReclaimed"),
                                 counter(st, "moves")),
                     lambda st: {"pages": resident_pages(st), "objects": active_objects(st),
-                                "evicted": evicted(st), "kicks": counter(st, "kicksRequested"),
+                                "evicted": evicted(st), "kicks": counter(st, "kernelDropsRequested"),
                                 "passes": counter(st, "reclaimPasses"),
                                 "budget_wakeups": counter(st, "pressureBudget"),
                                 "forgets": sum((dig(st, "requests", default={}) or {}).get(k, 0)
@@ -475,7 +475,7 @@ def cut(mnt, res, reader, st_r0):
     poller.run_for(max(0.0, (back_ns - time.monotonic_ns()) / 1e9 + AFTER_S + 0.01), phase="after")
     arrays = reader.stop()
     st_r1 = slabfs_stats(mnt)
-    # Wait for the reclaim (and the kicks it sent) to settle: no change in
+    # Wait for the reclaim (and the kernel drops it asked for) to settle: no change in
     # the full stats reads (every 100 ms) for 1 s.
     st_after = poller.settle(quiet_s=1.0, timeout_s=60)
     res["settle_s"] = time.perf_counter() - t0
@@ -498,7 +498,7 @@ def cut(mnt, res, reader, st_r0):
     res["pages_after"] = resident_pages(st_after)
     res["objects_evicted"] = evicted(st_after) - evicted(st_before)
     res["pages_freed"] = counter(st_after, "pagesReclaimed") - counter(st_before, "pagesReclaimed")
-    res["kicks"] = counter(st_after, "kicksRequested") - counter(st_before, "kicksRequested")
+    res["kicks"] = counter(st_after, "kernelDropsRequested") - counter(st_before, "kernelDropsRequested")
     res["moves"] = counter(st_after, "moves") - counter(st_before, "moves")
 
 
@@ -595,7 +595,7 @@ def table(rec):
         notes = [f"target {r['low_watermark_pages']} pages (low watermark from {r['low_watermark_source']}), "
                  f"budget {r.get('budget_cut_bytes')} B; resident {r['pages_before']} -> "
                  f"{r.get('pages_at_back')} when back -> {r.get('pages_after')} settled ({r.get('settle_s', 0):.1f} s); "
-                 f"{r.get('objects_evicted')} evicted, {r.get('pages_freed')} pages freed, {r.get('kicks')} kicks; "
+                 f"{r.get('objects_evicted')} evicted, {r.get('pages_freed')} pages freed, {r.get('kicks')} kernel drops; "
                  f"{r.get('kernel_held_before')} inodes held by the kernel at the cut (>= "
                  f"{r.get('pinned_floor_pages')} pages of pinned inodes and dentries, packed); run 1 "
                  f"{run1.get('lookups')} lookups, hit rate "
@@ -610,7 +610,7 @@ def table(rec):
             notes.append("polls " + ", ".join(spent))
         if x["lookups_daemon"] is not None and x["lookups_daemon"] != x["lookups_expected"]:
             notes.append(f"LOOKUP delta {x['lookups_daemon']} != {x['ops']} lstats + {x['dirs_unheld']} (cold/) "
-                         f"(kicks made the kernel forget cold/, or another process used the mount)")
+                         f"(kernel drops made the kernel forget cold/, or another process used the mount)")
         if x["failed"]:
             notes.append(f"{x['failed']} lstats failed ({x.get('first_error')})")
         lines.append(f"    {policy}: " + "; ".join(notes))

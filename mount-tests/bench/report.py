@@ -128,7 +128,7 @@ def table_reclaim(rec, args):
              f"  drop_caches, Zipf run 3 (a new draw of {args.stats} stats from the same distribution: the same hot files)",
              f"  backing directories: {backing_note(args)}"]
     cols = ["policy", "evicted", "pages freed", "evicted/page", "util before", "util after",
-            "RSS before", "RSS after", "stats/s after", "hit rate after", "new draw", "moves", "kicks"]
+            "RSS before", "RSS after", "stats/s after", "hit rate after", "new draw", "moves", "kernel drops"]
     widths = [9, 9, 16, 13, 12, 11, 11, 11, 14, 15, 9, 9, 8]
     lines.append("  " + "".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths))))
     for r in rec:
@@ -150,7 +150,7 @@ def table_reclaim(rec, args):
                      "touched; those objects are the hot set, scattered over the slabs, and no policy may evict them. "
                      "--reclaim-unpinned drops the kernel's hold first (every object unused: whole slabs of untouched "
                      "files are then as easy to empty from an LRU's cold end)")
-    lines.append("  evicted, pages freed, moves, kicks: counter deltas from the cut until the cache settled "
+    lines.append("  evicted, pages freed, moves, kernel drops: counter deltas from the cut until the cache settled "
                  "(no change for 1 s); hit rate after: daemon lookups answered from the cache during Zipf run 2 (the replay); "
                  "new draw: the same during Zipf run 3")
     for r in rec:

@@ -94,7 +94,7 @@ reclaim_walk_once() {
 }
 
 # Stats counters compared before and after a run.
-RECLAIM_KEYS=(counters.pagesReclaimed counters.moves counters.evictedInodes counters.evictedDentries counters.reclaimPasses counters.kicksRequested)
+RECLAIM_KEYS=(counters.pagesReclaimed counters.moves counters.evictedInodes counters.evictedDentries counters.reclaimPasses counters.kernelDropsRequested)
 
 reclaim_stats() { slabfs_stats "${RECLAIM_KEYS[@]}"; }
 

@@ -102,7 +102,7 @@ PY
 
 # loop_idle_cpu: with no requests the daemon sleeps: at most 0.2 s of CPU
 # over 2 s idle (a thread that kept polling would use about 2 s). The
-# kernel's own requests (none when idle) and the kicker's ticks are noise.
+# kernel's own requests (none when idle) and the kernelDrops's ticks are noise.
 loop_idle_cpu() {
     local before after ticks
     sleep 0.3

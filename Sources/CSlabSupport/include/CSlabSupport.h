@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linux_calls.h"
+
 /// mallopt(M_ARENA_MAX, n): Swift's Glibc module does not export mallopt.
 static inline int slab_set_malloc_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
 

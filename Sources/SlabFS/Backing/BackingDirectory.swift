@@ -32,11 +32,12 @@ import SystemPackage
 // operation can reply with `error.rawValue`. EINTR is retried in one place
 // (`systemCall`).
 
-/// How a looked-up inode is remembered.
-public enum BackingIdentity: Hashable {
+/// How a looked-up inode is found again (its identity, device and inode
+/// number, is DCache's `BackingIdentity`).
+public enum BackingLocator: Hashable {
     /// A file handle: no descriptor held. Open it with `BackingDirectory.open`.
     case handle(BackingHandle)
-    /// An O_PATH descriptor, owned by whoever holds the identity: close it
+    /// An O_PATH descriptor, owned by whoever holds the locator: close it
     /// when the inode is forgotten.
     case descriptor(FileDescriptor)
 }
@@ -77,7 +78,7 @@ public struct BackingDirectory: Sendable {
         do throws(Errno) {
             mount = try systemCall { Glibc.openat(root, ".", flags | O_RDONLY) }
         } catch {
-            _ = Glibc.close(root)
+            try? FileDescriptor(rawValue: root).close()
             throw error
         }
         do throws(Errno) {
@@ -91,8 +92,8 @@ public struct BackingDirectory: Sendable {
                 supportsHandles = false
             }
         } catch {
-            _ = Glibc.close(mount)
-            _ = Glibc.close(root)
+            try? FileDescriptor(rawValue: mount).close()
+            try? FileDescriptor(rawValue: root).close()
             throw error
         }
         rootDescriptor = root
@@ -129,8 +130,8 @@ public struct BackingDirectory: Sendable {
 
     /// Closes both descriptors. The value must not be used afterwards.
     public func close() {
-        _ = Glibc.close(mountDescriptor)
-        _ = Glibc.close(rootDescriptor)
+        try? FileDescriptor(rawValue: mountDescriptor).close()
+        try? FileDescriptor(rawValue: rootDescriptor).close()
     }
 
     // MARK: Handles
@@ -176,14 +177,14 @@ public struct BackingDirectory: Sendable {
     /// O_PATH descriptor, which the caller then owns.
     public func lookup(
         _ name: BackingName, in directory: FileDescriptor
-    ) throws(Errno) -> (stat: Stat, identity: BackingIdentity) {
+    ) throws(Errno) -> (stat: Stat, locator: BackingLocator) {
         let descriptor = try directory.openPath(name)
         do throws(Errno) {
             let stat = try descriptor.statDescriptor()
             guard supportsHandles else { return (stat, .descriptor(descriptor)) }
             do throws(Errno) {
                 let handle = try handle(of: descriptor)
-                _ = Glibc.close(descriptor.rawValue)
+                try? descriptor.close()
                 return (stat, .handle(handle))
             } catch .notSupported {
                 return (stat, .descriptor(descriptor))
@@ -191,26 +192,26 @@ public struct BackingDirectory: Sendable {
                 return (stat, .descriptor(descriptor))
             }
         } catch {
-            _ = Glibc.close(descriptor.rawValue)
+            try? descriptor.close()
             throw error
         }
     }
 
     /// The identity of the backing root, for the FUSE root inode. An
     /// O_PATH descriptor identity is a new descriptor the caller owns.
-    public func rootIdentity() throws(Errno) -> BackingIdentity {
+    public func rootLocator() throws(Errno) -> BackingLocator {
         if supportsHandles { return .handle(try handle(of: root)) }
         return .descriptor(try root.duplicateDescriptor())
     }
 
-    /// A new descriptor for `identity`, which the caller closes. From a
-    /// descriptor identity: a duplicate for `.path`, otherwise a reopen
+    /// A new descriptor for `locator`, which the caller closes. From a
+    /// descriptor locator: a duplicate for `.path`, otherwise a reopen
     /// through /proc/self/fd (see `FileDescriptor.reopen`).
     public func open(
-        _ identity: BackingIdentity, _ mode: FileDescriptor.AccessMode,
+        _ locator: BackingLocator, _ mode: FileDescriptor.AccessMode,
         options: FileDescriptor.OpenOptions = []
     ) throws(Errno) -> FileDescriptor {
-        switch identity {
+        switch locator {
         case .handle(let handle):
             return try open(handle, mode, options: options)
         case .descriptor(let descriptor):
@@ -219,18 +220,18 @@ public struct BackingDirectory: Sendable {
         }
     }
 
-    /// Calls `body` with an O_PATH descriptor for `identity`: the identity's
+    /// Calls `body` with an O_PATH descriptor for `locator`: the locator's
     /// own, or one opened from the handle and closed afterwards. For the
     /// directory side of the *at calls, stat, chown and the like.
     public func withDescriptor<Result>(
-        for identity: BackingIdentity, _ body: (FileDescriptor) throws(Errno) -> Result
+        for locator: BackingLocator, _ body: (FileDescriptor) throws(Errno) -> Result
     ) throws(Errno) -> Result {
-        switch identity {
+        switch locator {
         case .descriptor(let descriptor):
             return try body(descriptor)
         case .handle(let handle):
             let descriptor = try open(handle, .readOnly, options: .path)
-            defer { _ = Glibc.close(descriptor.rawValue) }
+            defer { try? descriptor.close() }
             return try body(descriptor)
         }
     }

@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -97,7 +98,7 @@ extension BackingHandle {
     static func make(
         of name: BackingName?, in directory: FileDescriptor
     ) throws(Errno) -> (handle: BackingHandle, mountID: CInt) {
-        let call = try LinuxCalls.function(\.nameToHandleAt)
+        let call = linux_name_to_handle_at
         return try withUnsafeTemporaryAllocation(
             byteCount: FileHandleLayout.size, alignment: 8
         ) { (raw) throws(Errno) -> (handle: BackingHandle, mountID: CInt) in
@@ -126,7 +127,7 @@ extension BackingHandle {
     /// `open_by_handle_at(mount, handle, flags)`. Needs CAP_DAC_READ_SEARCH,
     /// which a thread loses while its fsuid is not 0 (see Credentials).
     func open(mount: FileDescriptor, flags: CInt) throws(Errno) -> FileDescriptor {
-        let call = try LinuxCalls.function(\.openByHandleAt)
+        let call = linux_open_by_handle_at
         return try withUnsafeTemporaryAllocation(
             byteCount: FileHandleLayout.size, alignment: 8
         ) { (raw) throws(Errno) -> FileDescriptor in

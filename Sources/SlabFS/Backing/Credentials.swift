@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -34,8 +35,8 @@ public struct Credentials: Hashable, Sendable {
 
     /// The calling thread's filesystem credentials.
     public static func ofCallingThread() throws(Errno) -> Credentials {
-        let setfsuid = try LinuxCalls.function(\.setfsuid)
-        let setfsgid = try LinuxCalls.function(\.setfsgid)
+        let setfsuid = linux_setfsuid
+        let setfsgid = linux_setfsgid
         // An invalid id (-1) changes nothing and returns the current one.
         let user = UInt32(bitPattern: setfsuid(UInt32.max))
         let group = UInt32(bitPattern: setfsgid(UInt32.max))
@@ -73,8 +74,8 @@ public struct Credentials: Hashable, Sendable {
     /// those away, so the same order serves for switching back. On failure
     /// the thread is left as `current`.
     private func apply(replacing current: Credentials) throws(Errno) {
-        let setfsuid = try LinuxCalls.function(\.setfsuid)
-        let setfsgid = try LinuxCalls.function(\.setfsgid)
+        let setfsuid = linux_setfsuid
+        let setfsgid = linux_setfsgid
         if supplementaryGroups != current.supplementaryGroups {
             try Credentials.setThreadGroups(supplementaryGroups)
         }
@@ -99,11 +100,9 @@ public struct Credentials: Hashable, Sendable {
     /// The raw setgroups system call: this thread only (see the type's
     /// comment for why not glibc's setgroups).
     private static func setThreadGroups(_ groups: [GroupID]) throws(Errno) {
-        let syscall2 = try LinuxCalls.function(\.syscall2)
         let ids = groups.map(\.rawValue)
         _ = try ids.withUnsafeBufferPointer { (list) throws(Errno) in
-            let count = CLong(list.count), address = CLong(Int(bitPattern: list.baseAddress))
-            return try systemCall { syscall2(LinuxConstants.SYS_setgroups, count, address) }
+            try systemCall { linux_setgroups_thread(list.count, list.baseAddress) }
         }
     }
 

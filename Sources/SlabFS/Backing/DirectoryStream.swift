@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -127,7 +128,7 @@ public final class DirectoryStream {
 
     deinit {
         buffer.deallocate()
-        _ = Glibc.close(descriptor.rawValue)
+        try? descriptor.close()
     }
 
     /// The next entry, or nil at the end of the directory.
@@ -140,7 +141,7 @@ public final class DirectoryStream {
     /// `UnsafeDirectoryEntry`). Nil at the end of the directory.
     public func nextInPlace() throws(Errno) -> UnsafeDirectoryEntry? {
         if position == filled {
-            let call = try LinuxCalls.function(\.getdents64)
+            let call = linux_getdents64
             let count = try systemCall { call(descriptor.rawValue, buffer, Self.bufferSize) }
             bufferOffset = offset
             filled = count

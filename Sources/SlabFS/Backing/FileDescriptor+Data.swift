@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -65,7 +66,7 @@ extension FileDescriptor {
 
     /// `fallocate`. EOPNOTSUPP: the filesystem lacks that mode.
     public func allocate(offset: Int64, length: Int64, mode: AllocationMode = []) throws(Errno) {
-        let call = try LinuxCalls.function(\.fallocate)
+        let call = linux_fallocate
         _ = try systemCall { call(rawValue, mode.rawValue, offset, length) }
     }
 
@@ -83,7 +84,7 @@ extension FileDescriptor {
     public func copyRange(
         from offset: Int64, to target: FileDescriptor, at targetOffset: Int64, count: Int
     ) throws(Errno) -> Int {
-        let call = try LinuxCalls.function(\.copyFileRange)
+        let call = linux_copy_file_range
         var source = offset, destination = targetOffset
         return try systemCall { call(rawValue, &source, target.rawValue, &destination, count, 0) }
     }

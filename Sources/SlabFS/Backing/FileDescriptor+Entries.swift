@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -139,7 +140,7 @@ extension FileDescriptor {
         _ name: BackingName, to newDirectory: FileDescriptor, as newName: BackingName,
         flags: RenameFlags = []
     ) throws(Errno) {
-        let call = try LinuxCalls.function(\.renameat2)
+        let call = linux_renameat2
         _ = try name.withCString { (oldPath) throws(Errno) in
             try newName.withCString { (newPath) throws(Errno) in
                 try systemCall { call(rawValue, oldPath, newDirectory.rawValue, newPath, flags.rawValue) }

@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -25,8 +26,8 @@ extension FileDescriptor {
     public func extendedAttribute(
         _ name: String, into buffer: UnsafeMutableRawBufferPointer
     ) throws(Errno) -> Int {
-        let fdCall = try LinuxCalls.function(\.fgetxattr)
-        let pathCall = try LinuxCalls.function(\.getxattr)
+        let fdCall = linux_fgetxattr
+        let pathCall = linux_getxattr
         return try withFallback(
             { (fd) in fdCall(fd, name, buffer.baseAddress, buffer.count) },
             { (path) in pathCall(path, name, buffer.baseAddress, buffer.count) })
@@ -41,8 +42,8 @@ extension FileDescriptor {
     public func setExtendedAttribute(
         _ name: String, to value: UnsafeRawBufferPointer, flags: ExtendedAttributeFlags = []
     ) throws(Errno) {
-        let fdCall = try LinuxCalls.function(\.fsetxattr)
-        let pathCall = try LinuxCalls.function(\.setxattr)
+        let fdCall = linux_fsetxattr
+        let pathCall = linux_setxattr
         _ = try withFallback(
             { (fd) in fdCall(fd, name, value.baseAddress, value.count, flags.rawValue) },
             { (path) in pathCall(path, name, value.baseAddress, value.count, flags.rawValue) })
@@ -61,8 +62,8 @@ extension FileDescriptor {
     /// into `buffer` and returns their length; an empty buffer asks for the
     /// length only. ERANGE: `buffer` is too small.
     public func extendedAttributeNames(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let fdCall = try LinuxCalls.function(\.flistxattr)
-        let pathCall = try LinuxCalls.function(\.listxattr)
+        let fdCall = linux_flistxattr
+        let pathCall = linux_listxattr
         let list = buffer.baseAddress?.assumingMemoryBound(to: CChar.self)
         return try withFallback(
             { (fd) in fdCall(fd, list, buffer.count) },
@@ -77,8 +78,8 @@ extension FileDescriptor {
 
     /// `fremovexattr`: removes attribute `name`. ENODATA: there is none.
     public func removeExtendedAttribute(_ name: String) throws(Errno) {
-        let fdCall = try LinuxCalls.function(\.fremovexattr)
-        let pathCall = try LinuxCalls.function(\.removexattr)
+        let fdCall = linux_fremovexattr
+        let pathCall = linux_removexattr
         _ = try withFallback({ (fd) in fdCall(fd, name) }, { (path) in pathCall(path, name) })
     }
 

@@ -44,8 +44,8 @@ final class BackingWatch: @unchecked Sendable {
     }
 
     func close() {
-        _ = Glibc.close(descriptor)
-        for fileSystem in fileSystems.values { _ = Glibc.close(fileSystem.mount.rawValue) }
+        try? FileDescriptor(rawValue: descriptor).close()
+        for fileSystem in fileSystems.values { try? fileSystem.mount.close() }
     }
 
     /// Sets up the group over `source`, or says in a few words why events
@@ -68,8 +68,8 @@ final class BackingWatch: @unchecked Sendable {
         var watched: [BackingEvent.FileSystemID: WatchedFileSystem] = [:]
         var unwatched: [String] = []
         let closeAll = {
-            _ = Glibc.close(group)
-            for fileSystem in watched.values { _ = Glibc.close(fileSystem.mount.rawValue) }
+            try? FileDescriptor(rawValue: group).close()
+            for fileSystem in watched.values { try? fileSystem.mount.close() }
         }
         switch mark(group, root) {
         case .success(let (id, fileSystem)): watched[id] = fileSystem
@@ -111,7 +111,7 @@ final class BackingWatch: @unchecked Sendable {
         let mount = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard mount >= 0, fstatfs(mount, &info) == 0, let status = try? FileDescriptor(rawValue: mount).statDescriptor()
         else {
-            if mount >= 0 { _ = Glibc.close(mount) }
+            if mount >= 0 { try? FileDescriptor(rawValue: mount).close() }
             return .failure(CoherenceFailure("cannot open '\(path)' for file handles"))
         }
         let id = BackingEvent.FileSystemID(words: info.f_fsid.__val)

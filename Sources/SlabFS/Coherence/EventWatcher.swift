@@ -49,7 +49,7 @@ final class EventWatcher: @unchecked Sendable {
     private var thread: pthread_t?
     private var session: OpaquePointer?
     /// Identities of handles decoded by system call, for the next event.
-    private var identities: [BackingFileHandle: CacheIdentity] = [:]
+    private var identities: [BackingFileHandle: BackingIdentity] = [:]
     private static let rememberedIdentities = 4096
     /// 2 ms: at most 500 wake-ups a second, well inside the 50 ms a change
     /// behind the mount may take to show.
@@ -102,8 +102,8 @@ final class EventWatcher: @unchecked Sendable {
         }
         watch.close()
         if wakeUp.read >= 0 {
-            _ = Glibc.close(wakeUp.read)
-            _ = Glibc.close(wakeUp.write)
+            try? FileDescriptor(rawValue: wakeUp.read).close()
+            try? FileDescriptor(rawValue: wakeUp.write).close()
         }
     }
 
@@ -293,18 +293,18 @@ final class EventWatcher: @unchecked Sendable {
         return cache.node(identity: identity, handle: handle)
     }
 
-    private func identity(of handle: BackingFileHandle, on fileSystem: BackingWatch.WatchedFileSystem) -> CacheIdentity? {
+    private func identity(of handle: BackingFileHandle, on fileSystem: BackingWatch.WatchedFileSystem) -> BackingIdentity? {
         if fileSystem.inodeNumberHandles && handle.type == 1 && handle.bytes.count == 8 {
             let inode = handle.bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            return CacheIdentity(device: fileSystem.device, inode: UInt64(UInt32(littleEndian: inode)))
+            return BackingIdentity(device: fileSystem.device, inode: UInt64(UInt32(littleEndian: inode)))
         }
         if let known = identities[handle] { return known }
         guard let backingHandle = BackingHandle(type: handle.type, bytes: handle.bytes),
               let descriptor = try? backingHandle.open(mount: fileSystem.mount, flags: LinuxConstants.O_PATH)
         else { return nil }
-        defer { _ = Glibc.close(descriptor.rawValue) }
+        defer { try? descriptor.close() }
         guard let status = try? descriptor.statDescriptor().rawValue else { return nil }
-        let identity = CacheIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        let identity = BackingIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
         if identities.count >= Self.rememberedIdentities { identities.removeAll(keepingCapacity: true) }
         identities[handle] = identity
         return identity

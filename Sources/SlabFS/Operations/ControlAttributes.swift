@@ -175,7 +175,7 @@ extension FileSystem {
         case .cacheSize: String(cache.budgetBytes)
         case .eviction: cache.eviction.rawValue
         case .migrate: cache.migrate ? "on" : "off"
-        case .kernelCacheLimit: String(kicker.kernelCacheLimit)
+        case .kernelCacheLimit: String(kernelDrops.kernelCacheLimit)
         case .negativeLimit: String(cache.negativeLimit)
         case .entryTimeout: String(entryTimeout)
         case .attrTimeout: String(attributeTimeout)
@@ -204,7 +204,7 @@ extension FileSystem {
         case .cacheSize: cache.budgetBytes = parsed.cacheSizeBytes
         case .eviction: cache.eviction = parsed.eviction == .lru ? .lru : .page
         case .migrate: cache.migrate = parsed.migrate
-        case .kernelCacheLimit: kicker.kernelCacheLimit = parsed.kernelCacheLimit
+        case .kernelCacheLimit: kernelDrops.kernelCacheLimit = parsed.kernelCacheLimit
         case .negativeLimit: cache.negativeLimit = parsed.negativeDentryLimit
         case .entryTimeout: entryTimeout = parsed.entryTimeoutSeconds
         case .attrTimeout: attributeTimeout = parsed.attrTimeoutSeconds

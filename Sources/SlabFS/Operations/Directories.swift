@@ -80,7 +80,7 @@ extension FileSystem {
         guard let entry = handles.remove(id) else { return }
         // A directory's descriptor belongs to its stream, closed with it.
         if entry.directory == nil {
-            _ = Glibc.close(entry.rawDescriptor)
+            try? FileDescriptor(rawValue: entry.rawDescriptor).close()
             // The kernel may have written it without us: our attributes
             // must not outlive the open (events would say so too, but not
             // with timeouts).
@@ -118,7 +118,7 @@ extension FileSystem {
             if fuse_reply_buf(request, base, used) != 0 {
                 for node in counted { forget(node, count: 1) }
             }
-            if !counted.isEmpty { kicker.noteKernelLookups() }
+            if !counted.isEmpty { kernelDrops.noteKernelLookups() }
         }
     }
 

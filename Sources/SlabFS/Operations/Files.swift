@@ -70,9 +70,9 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
             do {
                 // Identified through the open descriptor: the very file made.
                 let found = try fs.identify(descriptor)
-                entry = try fs.record(name, in: parent, stat: found.stat, identity: found.identity, observed: stamp)
+                entry = try fs.record(name, in: parent, stat: found.stat, locator: found.locator, observed: stamp)
             } catch {
-                _ = Glibc.close(descriptor.rawValue)
+                try? descriptor.close()
                 throw error
             }
             // A new file has no capability; its mode may still carry set-id bits.
@@ -93,7 +93,7 @@ func slabfsCreate(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePo
                 fs.closeHandle(id)
             }
             entry.discard()
-            fs.kicker.noteKernelLookups()
+            fs.kernelDrops.noteKernelLookups()
         }
     }
 }
@@ -134,8 +134,8 @@ func slabfsFlush(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutab
         guard fs.backing.reportsErrorsAtClose else { throw Errno.noFunction }
         let descriptor = try fs.handles.descriptor(try openHandle(info))
         let duplicate = try descriptor.duplicateDescriptor()
-        let rc = Glibc.close(duplicate.rawValue)
-        fuse_reply_err(request, rc == 0 ? 0 : errno)
+        try duplicate.close()
+        fuse_reply_err(request, 0)
     }
 }
 

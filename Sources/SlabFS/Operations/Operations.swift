@@ -79,5 +79,5 @@ func slabfsInit(_ userdata: UnsafeMutableRawPointer?, _ connection: UnsafeMutabl
 
 func slabfsDestroy(_ userdata: UnsafeMutableRawPointer?) {
     // Nothing to flush: every backing change is made when it is asked for.
-    // The session owner stops the kicker and frees the cache after the loop.
+    // The session owner stops the kernelDrops and frees the cache after the loop.
 }

@@ -50,7 +50,7 @@ struct FoundEntry {
     /// Drops the request reference and an unkept descriptor.
     func discard() {
         inode.release()
-        if let descriptor { _ = Glibc.close(descriptor.rawValue) }
+        if let descriptor { try? descriptor.close() }
     }
 }
 
@@ -104,7 +104,7 @@ extension FileSystem {
             forget(entry.inode.nodeID, count: 1)
         }
         entry.discard()
-        kicker.noteKernelLookups()
+        kernelDrops.noteKernelLookups()
     }
 
     /// "No such entry", which the kernel may cache for the entry timeout.

@@ -46,21 +46,21 @@ struct IdleRegistrations {
 
     /// Takes the registration of `node` out: its backing id and the
     /// identity of the file it was made for.
-    mutating func take(_ node: NodeID) -> (id: Int32, identity: CacheIdentity)? {
+    mutating func take(_ node: NodeID) -> (id: Int32, identity: BackingIdentity)? {
         guard count > 0 else { return nil }
         let first = firstSlot(of: node)
         for index in first..<first + Self.ways where slots[index].node == node.rawValue {
             let slot = slots[index]
             slots[index] = Slot()
             count -= 1
-            return (slot.id, CacheIdentity(device: slot.device, inode: slot.inode))
+            return (slot.id, BackingIdentity(device: slot.device, inode: slot.inode))
         }
         return nil
     }
 
     /// Keeps the registration; returns the backing id of the one it
     /// displaced (the set's oldest), which the caller releases.
-    mutating func put(_ node: NodeID, id: Int32, identity: CacheIdentity) -> Int32? {
+    mutating func put(_ node: NodeID, id: Int32, identity: BackingIdentity) -> Int32? {
         if slots.isEmpty { slots = Array(repeating: Slot(), count: capacity) }
         clock &+= 1
         let first = firstSlot(of: node)

@@ -46,7 +46,7 @@ final class Passthrough: @unchecked Sendable {
     private enum InodeState {
         /// Registered as backing file `id`, used by `opens` opens (at least
         /// one); `identity`: the file's, kept with an idle registration.
-        case passthrough(id: Int32, opens: Int, identity: CacheIdentity)
+        case passthrough(id: Int32, opens: Int, identity: BackingIdentity)
         case cached(opens: Int)
     }
 
@@ -133,7 +133,7 @@ final class Passthrough: @unchecked Sendable {
     /// without setuid or setgid). `openBacking` opens the file the kernel
     /// will use (read-write as the daemon). Balance every call with
     /// `release(node, keepIdle:)`.
-    func open(_ node: NodeID, identity: CacheIdentity, eligible: Bool,
+    func open(_ node: NodeID, identity: BackingIdentity, eligible: Bool,
               openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
         guard negotiation.wantsPassthrough else { return nil }
         var stale: Int32?
@@ -165,7 +165,7 @@ final class Passthrough: @unchecked Sendable {
     }
 
     /// The first open of `node` (none other is open): registered if it may be.
-    private func registerOrCache(_ node: NodeID, identity: CacheIdentity, eligible: Bool, _ registry: inout Registry,
+    private func registerOrCache(_ node: NodeID, identity: BackingIdentity, eligible: Bool, _ registry: inout Registry,
                                  _ openBacking: () throws(Errno) -> FileDescriptor) -> Int32? {
         guard eligible, isActive, let (id, writable) = register(openBacking) else {
             registry.inodes[node] = .cached(opens: 1)
@@ -253,7 +253,7 @@ final class Passthrough: @unchecked Sendable {
     /// the daemon) when it cannot.
     private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> (id: Int32, writable: Bool)? {
         guard let file = try? openBacking() else { return nil }
-        defer { _ = Glibc.close(file.rawValue) }
+        defer { try? file.close() }
         var map: (Int32, UInt32, UInt64) = (file.rawValue, 0, 0)
         let id = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingOpen, &map)
         if id >= 0 { return (id, fcntl(file.rawValue, F_GETFL) & O_ACCMODE == O_RDWR) }

@@ -47,7 +47,7 @@ extension FileSystem {
     func refuseIfRemovedWhileIdle(_ inode: InodeReference, _ descriptor: FileDescriptor) throws(Errno) {
         guard passthrough.hasIdleRegistrations, passthrough.isIdle(inode.nodeID),
               (try? descriptor.statDescriptor().rawValue.st_nlink) == 0 else { return }
-        _ = Glibc.close(descriptor.rawValue)
+        try? descriptor.close()
         passthrough.dropIdle(inode.nodeID)
         markStale(inode)
         throw .staleNFSFileHandle

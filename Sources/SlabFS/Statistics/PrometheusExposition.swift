@@ -189,7 +189,7 @@ public enum PrometheusExposition {
         "pagesReclaimed": "Pages freed by reclaim.",
         "reclaimPasses": "Reclaim passes.",
         "moves": "Objects moved by compaction.",
-        "kicksRequested": "Entries the kernel was asked to drop.",
+        "kernelDropsRequested": "Entries the kernel was asked to drop.",
         "pressureBudget": "Reclaims woken by the budget.",
         "pressurePSI": "Reclaims woken by memory stalls (PSI).",
         "pressureExplicit": "Reclaims asked for (user.slabfs.reclaim).",

@@ -24,7 +24,7 @@ public enum StatisticsReport {
             " Lookups: hits \(c[.hits]), misses \(c[.misses]), negative hits \(c[.negativeHits]) "
                 + "(hit rate \(fixed(c.hitRate * 100, 1))%)",
             " Reclaim: \(c[.reclaimPasses]) passes, \(c[.pagesReclaimed]) pages, \(fixed(c.evictedPerPage, 1)) evicted/page; "
-                + "moves \(c[.moves]), kicks \(c[.kicksRequested])",
+                + "moves \(c[.moves]), kernel drops \(c[.kernelDropsRequested])",
             " Evicted: reclaim \(c[.evictionsReclaim]), lru \(c[.evictionsLRU]), compaction \(c[.evictionsCompaction]), "
                 + "negative cap \(c[.evictionsNegativeLimit])",
             " Pressure events: budget \(c[.pressureBudget]), psi \(c[.pressurePSI]), cgroup \(c[.pressureCgroup]), explicit \(c[.pressureExplicit])",

@@ -12,18 +12,18 @@ import Synchronization
 /// inode. That call must come from a thread of its own: from a request
 /// handler, or with a lock a handler needs, it can deadlock (the kernel
 /// takes the parent directory's lock, which a request in flight may hold
-/// while it waits for our reply). So `enqueue` (the cache's kick handler,
+/// while it waits for our reply). So `enqueue` (the cache's kernel drop handler,
 /// called from reclaim on any thread) only queues, and this thread sends.
 ///
 /// With a kernel cache limit it also keeps the number of inodes the kernel
 /// holds under the limit: woken when a reply passes it, and once a second,
-/// it requests kicks of the coldest entries (second chance, see
-/// `DirectoryCache.requestKernelKicks`).
-final class Kicker: @unchecked Sendable {
+/// it requests drops of the coldest entries (second chance, see
+/// `DirectoryCache.requestKernelDropsSecondChance`).
+final class KernelDropThread: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Under `mutex`:
-    private var queue: [KickRequest] = []
+    private var queue: [KernelDropRequest] = []
     private var overLimit = false
     private var stopping = false
     private var session: OpaquePointer?
@@ -35,7 +35,7 @@ final class Kicker: @unchecked Sendable {
     /// Read on every reply that counts lookups: an atomic, not the mutex.
     private let limit: Atomic<Int>
 
-    /// Inodes the kernel may hold before kicks; 0 = no limit. Settable
+    /// Inodes the kernel may hold before drops are requested; 0 = no limit. Settable
     /// while mounted (`user.slabfs.kernel_cache_limit`): a lower limit the
     /// kernel is above wakes the thread at once.
     var kernelCacheLimit: Int {
@@ -81,9 +81,9 @@ final class Kicker: @unchecked Sendable {
     func start(session: OpaquePointer) {
         locked { self.session = session }
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, kickerThreadMain, Unmanaged.passRetained(self).toOpaque())
+        let rc = pthread_create(&thread, nil, kernelDropThreadMain, Unmanaged.passRetained(self).toOpaque())
         guard rc == 0 else {
-            logError("cannot start the kicker thread: \(String(cString: strerror(rc)))")
+            logError("cannot start the kernelDrops thread: \(String(cString: strerror(rc)))")
             return
         }
         locked { self.thread = thread }
@@ -100,8 +100,8 @@ final class Kicker: @unchecked Sendable {
         locked { self.thread = nil }
     }
 
-    /// The cache's kick handler: queues, never calls into the kernel.
-    func enqueue(_ requests: [KickRequest]) {
+    /// The cache's kernel drop handler: queues, never calls into the kernel.
+    func enqueue(_ requests: [KernelDropRequest]) {
         locked {
             queue += requests
             pthread_cond_broadcast(condition)
@@ -128,12 +128,12 @@ final class Kicker: @unchecked Sendable {
     fileprivate func run() {
         // After an enforcement pass, give the kernel time to send FORGETs
         // before counting again (100 ms), or, when nothing could be
-        // kicked, a second; wakes for the limit are ignored meanwhile, so
+        // dropped, a second; wakes for the limit are ignored meanwhile, so
         // a mount full of open files does not make this thread spin.
         var delay = 1000
         var backingOff = false
         while true {
-            let taken: ([KickRequest], OpaquePointer?)? = locked {
+            let taken: ([KernelDropRequest], OpaquePointer?)? = locked {
                 if queue.isEmpty && !stopping && !(overLimit && !backingOff) { wait(milliseconds: delay) }
                 if stopping { return nil }
                 let batch = queue
@@ -152,7 +152,7 @@ final class Kicker: @unchecked Sendable {
                 continue
             }
             if requested > 0 {
-                send(locked { () -> [KickRequest] in
+                send(locked { () -> [KernelDropRequest] in
                     defer { queue.removeAll(keepingCapacity: true) }
                     return queue
                 }, session: session)
@@ -171,7 +171,7 @@ final class Kicker: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
-    private func send(_ batch: [KickRequest], session: OpaquePointer) {
+    private func send(_ batch: [KernelDropRequest], session: OpaquePointer) {
         var sentHere = 0, goneHere = 0
         for request in batch {
             let rc = notifyInvalidEntry(session, parent: request.parent, name: request.name)
@@ -183,22 +183,22 @@ final class Kicker: @unchecked Sendable {
         }
     }
 
-    /// Requests kicks for the excess over the limit (they arrive through
+    /// Requests drops for the excess over the limit (they arrive through
     /// `enqueue`); how many, or nil when the kernel holds no more than the
     /// limit.
     private func enforceLimit(_ kernelCacheLimit: Int) -> Int? {
         let excess = cache.kernelHeldInodes - kernelCacheLimit
         guard excess > 0 else { return nil }
-        // A little below the limit, so that a busy mount does not kick on
+        // A little below the limit, so that a busy mount does not ask on
         // every lookup; at most a few thousand per turn.
         let slack = max(1, kernelCacheLimit / 16)
-        return cache.requestKernelKicks(max: min(excess + slack, 4096))
+        return cache.requestKernelDropsSecondChance(max: min(excess + slack, 4096))
     }
 }
 
 /// fuse_lowlevel_notify_inval_entry for a name held as bytes: 0, or -errno
 /// (-ENOENT: the kernel no longer has the entry). Only from a thread of its
-/// own, with no lock a request handler takes (see Kicker).
+/// own, with no lock a request handler takes (see KernelDropThread).
 func notifyInvalidEntry(_ session: OpaquePointer, parent: NodeID, name: [UInt8]) -> Int32 {
     // libfuse sends namelen + 1 bytes: the name must end in a NUL.
     let cName = name.map { CChar(bitPattern: $0) } + [0]
@@ -207,11 +207,11 @@ func notifyInvalidEntry(_ session: OpaquePointer, parent: NodeID, name: [UInt8])
     }
 }
 
-private func kickerThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let kicker = Unmanaged<Kicker>.fromOpaque(raw!).takeRetainedValue()
+private func kernelDropThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let kernelDrops = Unmanaged<KernelDropThread>.fromOpaque(raw!).takeRetainedValue()
     var all = sigset_t()
     sigfillset(&all)
     pthread_sigmask(SIG_BLOCK, &all, nil)
-    kicker.run()
+    kernelDrops.run()
     return nil
 }
