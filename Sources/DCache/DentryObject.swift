@@ -13,7 +13,7 @@ import Slab
 /// object; the hash is kept, not recomputed, because a mover reads it before
 /// it holds the object. Fields other than the count and flags change only
 /// under that stripe's lock.
-struct DentryObject: Hashable, @unchecked Sendable {
+struct DentryObject: HeaderedObject, Hashable, @unchecked Sendable {
     static let size = 48
     static let inlineNameBytes = 24
     static let maximumNameLength = 255
@@ -22,17 +22,7 @@ struct DentryObject: Hashable, @unchecked Sendable {
 
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    var header: ObjectHeader { ObjectHeader(raw) }
-    var reference: ObjectReference { header.reference }
-
-    static let referenced = ObjectHeader.referenced
-    static let onLRU = ObjectHeader.onLRU
     static let longName = ObjectHeader.kindFlag0
-
-    var flags: UInt32 { header.flags }
-    func setFlags(_ bits: UInt32) { header.setFlags(bits) }
-    @discardableResult
-    func clearFlags(_ bits: UInt32) -> Bool { header.clearFlags(bits) }
 
     var parent: NodeID { NodeID(UInt64(raw.load(fromByteOffset: 8, as: UInt32.self))) }
     /// Nil for a negative dentry (the name is known not to exist).

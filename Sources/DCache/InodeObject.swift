@@ -22,7 +22,7 @@ import Slab
 /// Fields other than the header are read and written under the node-table
 /// stripe of the inode's id, except the immutable identity (node id,
 /// backing identity, handle), which a holder of any reference may read.
-struct InodeObject: Hashable, @unchecked Sendable {
+struct InodeObject: HeaderedObject, Hashable, @unchecked Sendable {
     static let size = 96
     static let inlineHandleBytes = 8
     /// A long-handle object: type i32, length u32, then the bytes.
@@ -32,23 +32,12 @@ struct InodeObject: Hashable, @unchecked Sendable {
 
     init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    var header: ObjectHeader { ObjectHeader(raw) }
-    var reference: ObjectReference { header.reference }
+    // MARK: Flags (beside the header's referenced and onLRU)
 
-    // MARK: Flags (the header's; the referenced bit is cleared by reclaim without a lock)
-
-    static let referenced = ObjectHeader.referenced
-    static let onLRU = ObjectHeader.onLRU
     static let longHandle = ObjectHeader.kindFlag0
     /// Its last name is gone from the backing directory: free it as soon as
     /// nothing holds it (the kernel's iput of an inode with nlink 0).
     static let unlinked = ObjectHeader.kindFlag1
-
-    var flags: UInt32 { header.flags }
-    func setFlags(_ bits: UInt32) { header.setFlags(bits) }
-    /// Clears the bits; returns whether any was set.
-    @discardableResult
-    func clearFlags(_ bits: UInt32) -> Bool { header.clearFlags(bits) }
 
     // MARK: Identity
 

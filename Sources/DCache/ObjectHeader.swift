@@ -98,3 +98,24 @@ struct ObjectHeader: @unchecked Sendable {
         return word & Self.referenced != 0 || word >> Self.epochShift == UInt32(epoch)
     }
 }
+
+/// A cache object on a slab page: its first 8 bytes are an `ObjectHeader`.
+/// The header's accessors, written once for dentries and inodes.
+protocol HeaderedObject {
+    var raw: UnsafeMutableRawPointer { get }
+}
+
+extension HeaderedObject {
+    var header: ObjectHeader { ObjectHeader(raw) }
+    var reference: ObjectReference { header.reference }
+
+    // The referenced bit is cleared by reclaim without a lock.
+    static var referenced: UInt32 { ObjectHeader.referenced }
+    static var onLRU: UInt32 { ObjectHeader.onLRU }
+
+    var flags: UInt32 { header.flags }
+    func setFlags(_ bits: UInt32) { header.setFlags(bits) }
+    /// Clears the bits; returns whether any was set.
+    @discardableResult
+    func clearFlags(_ bits: UInt32) -> Bool { header.clearFlags(bits) }
+}

@@ -80,13 +80,10 @@ final class KernelDropThread: @unchecked Sendable {
     /// SIGINT and SIGTERM reach the loop's thread.
     func start(session: OpaquePointer) {
         locked { self.session = session }
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, kernelDropThreadMain, Unmanaged.passRetained(self).toOpaque())
-        guard rc == 0 else {
-            logError("cannot start the kernelDrops thread: \(String(cString: strerror(rc)))")
-            return
+        switch startBackgroundThread({ self.run() }) {
+        case .success(let thread): locked { self.thread = thread }
+        case .failure(let error): logError("cannot start the kernel drop thread: \(error)")
         }
-        locked { self.thread = thread }
     }
 
     /// Stops and joins the thread; call before the session is destroyed.
@@ -205,13 +202,4 @@ func notifyInvalidEntry(_ session: OpaquePointer, parent: NodeID, name: [UInt8])
     return cName.withUnsafeBufferPointer {
         fuse_lowlevel_notify_inval_entry(session, parent.rawValue, $0.baseAddress, $0.count - 1)
     }
-}
-
-private func kernelDropThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let kernelDrops = Unmanaged<KernelDropThread>.fromOpaque(raw!).takeRetainedValue()
-    var all = sigset_t()
-    sigfillset(&all)
-    pthread_sigmask(SIG_BLOCK, &all, nil)
-    kernelDrops.run()
-    return nil
 }

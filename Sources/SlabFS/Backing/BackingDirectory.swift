@@ -1,3 +1,4 @@
+import CSlabSupport
 import CFuse
 import Glibc
 import SystemPackage
@@ -73,7 +74,7 @@ public struct BackingDirectory: Sendable {
     /// The path itself is resolved normally, once, here.
     public init(path: FilePath) throws(Errno) {
         let flags = O_DIRECTORY | O_CLOEXEC
-        let root = try Self.openRoot(path, flags: flags | LinuxConstants.O_PATH)
+        let root = try Self.openRoot(path, flags: flags | LINUX_O_PATH)
         let mount: CInt
         do throws(Errno) {
             mount = try systemCall { Glibc.openat(root, ".", flags | O_RDONLY) }

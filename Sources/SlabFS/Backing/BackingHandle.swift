@@ -33,7 +33,7 @@ public struct BackingHandle: Hashable, Sendable {
 /// Up to 128 bytes (MAX_HANDLE_SZ) kept inline, so a handle is a plain value
 /// that never touches the heap.
 public struct HandleBytes: RandomAccessCollection, Hashable, Sendable {
-    public static let capacity = LinuxConstants.MAX_HANDLE_SZ
+    public static let capacity = Int(LINUX_MAX_HANDLE_SZ)
 
     private typealias Storage = (
         UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
@@ -86,7 +86,7 @@ private enum FileHandleLayout {
     static let bytesOffset = 0
     static let typeOffset = 4
     static let handleOffset = 8
-    static let size = handleOffset + LinuxConstants.MAX_HANDLE_SZ
+    static let size = handleOffset + Int(LINUX_MAX_HANDLE_SZ)
 }
 
 extension BackingHandle {
@@ -104,7 +104,7 @@ extension BackingHandle {
         ) { (raw) throws(Errno) -> (handle: BackingHandle, mountID: CInt) in
             let base = raw.baseAddress!
             base.storeBytes(
-                of: UInt32(LinuxConstants.MAX_HANDLE_SZ), toByteOffset: FileHandleLayout.bytesOffset,
+                of: UInt32(Int(LINUX_MAX_HANDLE_SZ)), toByteOffset: FileHandleLayout.bytesOffset,
                 as: UInt32.self)
             var mountID: CInt = 0
             if let name {
@@ -113,7 +113,7 @@ extension BackingHandle {
                 }
             } else {
                 _ = try systemCall {
-                    call(directory.rawValue, "", base, &mountID, LinuxConstants.AT_EMPTY_PATH)
+                    call(directory.rawValue, "", base, &mountID, LINUX_AT_EMPTY_PATH)
                 }
             }
             let count = Int(base.load(fromByteOffset: FileHandleLayout.bytesOffset, as: UInt32.self))

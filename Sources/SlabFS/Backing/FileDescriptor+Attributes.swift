@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -21,8 +22,8 @@ public enum TimestampUpdate: Sendable, Hashable {
 
     var cValue: timespec {
         switch self {
-        case .now: return Glibc.timespec(tv_sec: 0, tv_nsec: LinuxConstants.UTIME_NOW)
-        case .unchanged: return Glibc.timespec(tv_sec: 0, tv_nsec: LinuxConstants.UTIME_OMIT)
+        case .now: return Glibc.timespec(tv_sec: 0, tv_nsec: LINUX_UTIME_NOW)
+        case .unchanged: return Glibc.timespec(tv_sec: 0, tv_nsec: LINUX_UTIME_OMIT)
         case .to(let seconds, let nanoseconds): return Glibc.timespec(tv_sec: seconds, tv_nsec: nanoseconds)
         }
     }
@@ -68,7 +69,7 @@ extension FileDescriptor {
     public func setOwner(user: UserID?, group: GroupID?) throws(Errno) {
         let uid = user?.rawValue ?? UInt32.max
         let gid = group?.rawValue ?? UInt32.max
-        let flags = LinuxConstants.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
+        let flags = LINUX_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
         _ = try systemCall { fchownat(rawValue, "", uid, gid, flags) }
     }
 
@@ -109,7 +110,7 @@ extension FileDescriptor {
                     try systemCall { utimensat(AT_FDCWD, path, times.baseAddress, 0) }
                 }
             } else {
-                let flags = LinuxConstants.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
+                let flags = LINUX_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
                 _ = try systemCall { utimensat(rawValue, "", times.baseAddress, flags) }
             }
         }

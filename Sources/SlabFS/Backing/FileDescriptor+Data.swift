@@ -12,17 +12,17 @@ public struct AllocationMode: OptionSet, Sendable, Hashable {
     public init(rawValue: CInt) { self.rawValue = rawValue }
 
     /// FALLOC_FL_KEEP_SIZE: allocate past the end without changing the size.
-    public static var keepSize: Self { .init(rawValue: LinuxConstants.FALLOC_FL_KEEP_SIZE) }
+    public static var keepSize: Self { .init(rawValue: LINUX_FALLOC_FL_KEEP_SIZE) }
     /// FALLOC_FL_PUNCH_HOLE: deallocate the range; must go with `keepSize`.
-    public static var punchHole: Self { .init(rawValue: LinuxConstants.FALLOC_FL_PUNCH_HOLE) }
+    public static var punchHole: Self { .init(rawValue: LINUX_FALLOC_FL_PUNCH_HOLE) }
     /// FALLOC_FL_COLLAPSE_RANGE: remove the range, shifting the rest down.
-    public static var collapseRange: Self { .init(rawValue: LinuxConstants.FALLOC_FL_COLLAPSE_RANGE) }
+    public static var collapseRange: Self { .init(rawValue: LINUX_FALLOC_FL_COLLAPSE_RANGE) }
     /// FALLOC_FL_ZERO_RANGE: make the range read as zeros, allocated.
-    public static var zeroRange: Self { .init(rawValue: LinuxConstants.FALLOC_FL_ZERO_RANGE) }
+    public static var zeroRange: Self { .init(rawValue: LINUX_FALLOC_FL_ZERO_RANGE) }
     /// FALLOC_FL_INSERT_RANGE: insert a hole, shifting the rest up.
-    public static var insertRange: Self { .init(rawValue: LinuxConstants.FALLOC_FL_INSERT_RANGE) }
+    public static var insertRange: Self { .init(rawValue: LINUX_FALLOC_FL_INSERT_RANGE) }
     /// FALLOC_FL_UNSHARE_RANGE: unshare blocks shared with reflinks.
-    public static var unshareRange: Self { .init(rawValue: LinuxConstants.FALLOC_FL_UNSHARE_RANGE) }
+    public static var unshareRange: Self { .init(rawValue: LINUX_FALLOC_FL_UNSHARE_RANGE) }
 }
 
 /// What `seek(toNext:from:)` looks for.
@@ -34,8 +34,8 @@ public enum SeekTarget: Sendable, Hashable {
 
     var whence: CInt {
         switch self {
-        case .data: return LinuxConstants.SEEK_DATA
-        case .hole: return LinuxConstants.SEEK_HOLE
+        case .data: return LINUX_SEEK_DATA
+        case .hole: return LINUX_SEEK_HOLE
         }
     }
 }

@@ -11,11 +11,11 @@ public struct RenameFlags: OptionSet, Sendable, Hashable {
     public init(rawValue: CUnsignedInt) { self.rawValue = rawValue }
 
     /// RENAME_NOREPLACE: fail with EEXIST rather than replace the target.
-    public static var noReplace: Self { .init(rawValue: LinuxConstants.RENAME_NOREPLACE) }
+    public static var noReplace: Self { .init(rawValue: CUnsignedInt(LINUX_RENAME_NOREPLACE)) }
     /// RENAME_EXCHANGE: swap source and target atomically; both must exist.
-    public static var exchange: Self { .init(rawValue: LinuxConstants.RENAME_EXCHANGE) }
+    public static var exchange: Self { .init(rawValue: CUnsignedInt(LINUX_RENAME_EXCHANGE)) }
     /// RENAME_WHITEOUT: leave an overlayfs whiteout at the source (root only).
-    public static var whiteout: Self { .init(rawValue: LinuxConstants.RENAME_WHITEOUT) }
+    public static var whiteout: Self { .init(rawValue: CUnsignedInt(LINUX_RENAME_WHITEOUT)) }
 }
 
 extension DeviceID {
@@ -51,7 +51,7 @@ extension FileDescriptor {
     /// and symlinks included (`fstatat(fd, "", AT_EMPTY_PATH |
     /// AT_SYMLINK_NOFOLLOW)`, as passthrough_hp does).
     public func statDescriptor() throws(Errno) -> Stat {
-        try Self.statAt(rawValue, "", flags: LinuxConstants.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+        try Self.statAt(rawValue, "", flags: LINUX_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
     }
 
     /// fstatat(2) straight from a C string: swift-system's Stat(_:relativeTo:)
@@ -172,11 +172,11 @@ extension FileDescriptor {
         _ = try newName.withCString { (newPath) throws(Errno) in
             do throws(Errno) {
                 return try systemCall {
-                    linkat(rawValue, "", newDirectory.rawValue, newPath, LinuxConstants.AT_EMPTY_PATH)
+                    linkat(rawValue, "", newDirectory.rawValue, newPath, LINUX_AT_EMPTY_PATH)
                 }
             } catch .noSuchFileOrDirectory {
                 return try withProcPath(of: self) { (procPath) throws(Errno) in
-                    let follow = LinuxConstants.AT_SYMLINK_FOLLOW
+                    let follow = LINUX_AT_SYMLINK_FOLLOW
                     return try systemCall { linkat(AT_FDCWD, procPath, newDirectory.rawValue, newPath, follow) }
                 }
             }

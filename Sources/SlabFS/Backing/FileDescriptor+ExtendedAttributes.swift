@@ -14,9 +14,9 @@ public struct ExtendedAttributeFlags: OptionSet, Sendable, Hashable {
     public init(rawValue: CInt) { self.rawValue = rawValue }
 
     /// XATTR_CREATE: fail with EEXIST if the attribute exists.
-    public static var create: Self { .init(rawValue: LinuxConstants.XATTR_CREATE) }
+    public static var create: Self { .init(rawValue: LINUX_XATTR_CREATE) }
     /// XATTR_REPLACE: fail with ENODATA if it does not.
-    public static var replace: Self { .init(rawValue: LinuxConstants.XATTR_REPLACE) }
+    public static var replace: Self { .init(rawValue: LINUX_XATTR_REPLACE) }
 }
 
 extension FileDescriptor {

@@ -1,3 +1,4 @@
+import CSlabSupport
 import Glibc
 import SystemPackage
 
@@ -7,10 +8,10 @@ extension FileDescriptor.OpenOptions {
     /// not open the file itself, so it works on symlinks and needs no read
     /// permission. Only `.directory`, `.noFollow` and `.closeOnExec` apply
     /// with it.
-    public static var path: Self { .init(rawValue: LinuxConstants.O_PATH) }
+    public static var path: Self { .init(rawValue: LINUX_O_PATH) }
 
     /// O_NOATIME: reads do not update the access time (owner or root only).
-    public static var noAccessTime: Self { .init(rawValue: LinuxConstants.O_NOATIME) }
+    public static var noAccessTime: Self { .init(rawValue: LINUX_O_NOATIME) }
 }
 
 extension FileDescriptor {

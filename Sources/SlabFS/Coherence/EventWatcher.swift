@@ -1,3 +1,4 @@
+import CSlabSupport
 import CFuse
 import DCache
 import Glibc
@@ -80,15 +81,14 @@ final class EventWatcher: @unchecked Sendable {
             coherence.watcherFailed.store(true, ordering: .relaxed)
             return
         }
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, eventWatcherThreadMain, Unmanaged.passRetained(self).toOpaque())
-        guard rc == 0 else {
-            logError("cannot start the event watcher: \(String(cString: strerror(rc))); back to timeouts")
+        switch startBackgroundThread({ self.run() }) {
+        case .success(let thread):
+            self.thread = thread
+        case .failure(let error):
+            logError("cannot start the event watcher: \(error); back to timeouts")
             coherence.errors.add(1, ordering: .relaxed)
             coherence.watcherFailed.store(true, ordering: .relaxed)
-            return
         }
-        self.thread = thread
     }
 
     /// Stops and joins the thread, then closes the group; call before the
@@ -300,7 +300,7 @@ final class EventWatcher: @unchecked Sendable {
         }
         if let known = identities[handle] { return known }
         guard let backingHandle = BackingHandle(type: handle.type, bytes: handle.bytes),
-              let descriptor = try? backingHandle.open(mount: fileSystem.mount, flags: LinuxConstants.O_PATH)
+              let descriptor = try? backingHandle.open(mount: fileSystem.mount, flags: LINUX_O_PATH)
         else { return nil }
         defer { try? descriptor.close() }
         guard let status = try? descriptor.statDescriptor().rawValue else { return nil }
@@ -336,13 +336,4 @@ private struct ObjectChange {
         ObjectChange(data: data || other.data, onlyClosed: onlyClosed && other.onlyClosed,
                      attributes: attributes || other.attributes)
     }
-}
-
-private func eventWatcherThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let watcher = Unmanaged<EventWatcher>.fromOpaque(raw!).takeRetainedValue()
-    var all = sigset_t()
-    sigfillset(&all)
-    pthread_sigmask(SIG_BLOCK, &all, nil)
-    watcher.run()
-    return nil
 }

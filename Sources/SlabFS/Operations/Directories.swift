@@ -16,14 +16,7 @@ func slabfsMkdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePoi
 }
 
 func slabfsRmdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
-    serve(request) { fs in
-        let name = try entryName(name)
-        try fs.removeName(name, in: parent, caller: Caller(request, fs)) {
-            (directory: FileDescriptor) throws(Errno) in
-            try directory.removeDirectory(name)
-        }
-        fuse_reply_err(request, 0)
-    }
+    removeEntry(request, parent, name) { (directory, name) throws(Errno) in try directory.removeDirectory(name) }
 }
 
 func slabfsOpendir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {

@@ -19,11 +19,17 @@ func slabfsMknod(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePoi
 }
 
 func slabfsUnlink(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?) {
+    removeEntry(request, parent, name) { (directory, name) throws(Errno) in try directory.remove(name) }
+}
+
+/// UNLINK and RMDIR: `remove` runs on the parent's backing directory.
+func removeEntry(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?,
+                 _ remove: (FileDescriptor, BackingName) throws(Errno) -> Void) {
     serve(request) { fs in
         let name = try entryName(name)
         try fs.removeName(name, in: parent, caller: Caller(request, fs)) {
             (directory: FileDescriptor) throws(Errno) in
-            try directory.remove(name)
+            try remove(directory, name)
         }
         fuse_reply_err(request, 0)
     }
