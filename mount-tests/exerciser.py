@@ -186,16 +186,35 @@ class Exerciser:
 
     # ------------------------------------------------------------ operations
 
-    def choose_write(self, rel, how):
-        """A random write of `rel`: (its state, offset, bytes), noted; None
-        for an empty one."""
+    def choose_range(self, rel, how):
+        """A random range of `rel` to write or allocate, which may start past
+        its end: (its state, offset, length), noted; None for a zero length."""
         f = self.files[rel]
         off = self.choose_offset(len(f.data))
         n = self.choose_length(self.max_size - off)
         if n == 0:
             return None
         self.note("%s %s off=%d len=%d" % (how, rel, off, n))
+        return f, off, n
+
+    def choose_write(self, rel, how):
+        """A random write of `rel`: (its state, offset, bytes), noted; None
+        for an empty one."""
+        chosen = self.choose_range(rel, how)
+        if chosen is None:
+            return None
+        f, off, n = chosen
         return f, off, self.rng.randbytes(n)
+
+    def choose_mapped(self, rel):
+        """A random range inside `rel`'s bytes (what a mapping of it covers):
+        (its state, offset, length); None for an empty file."""
+        f = self.files[rel]
+        size = len(f.data)
+        if size == 0:
+            return None
+        off = self.rng.randrange(0, size)
+        return f, off, self.choose_length(size - off) or 1
 
     def op_write(self, rel):
         chosen = self.choose_write(rel, "write")
@@ -246,24 +265,20 @@ class Exerciser:
             f.data.extend(bytes(size - len(f.data)))
 
     def op_fallocate(self, rel):
-        f = self.files[rel]
-        off = self.choose_offset(len(f.data))
-        n = self.choose_length(self.max_size - off)
-        if n == 0:
+        chosen = self.choose_range(rel, "posix_fallocate")
+        if chosen is None:
             return
-        self.note("posix_fallocate %s off=%d len=%d" % (rel, off, n))
+        f, off, n = chosen
         os.posix_fallocate(f.fd, off, n)
         # Allocation never changes data; it may extend the file with zeros.
         if off + n > len(f.data):
             f.data.extend(bytes(off + n - len(f.data)))
 
     def op_punch(self, rel):
-        f = self.files[rel]
-        off = self.choose_offset(len(f.data))
-        n = self.choose_length(self.max_size - off)
-        if n == 0:
+        chosen = self.choose_range(rel, "punch hole")
+        if chosen is None:
             return
-        self.note("punch hole %s off=%d len=%d" % (rel, off, n))
+        f, off, n = chosen
         try:
             fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, n)
         except OSError as e:
@@ -282,12 +297,10 @@ class Exerciser:
         return mmap.mmap(f.fd, len(f.data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
 
     def op_mmap_read(self, rel):
-        f = self.files[rel]
-        size = len(f.data)
-        if size == 0:
+        chosen = self.choose_mapped(rel)
+        if chosen is None:
             return self.op_read(rel)
-        off = self.rng.randrange(0, size)
-        n = self.choose_length(size - off) or 1
+        f, off, n = chosen
         self.note("mmap read %s off=%d len=%d" % (rel, off, n))
         m = self.mapped(rel)
         try:
@@ -297,12 +310,10 @@ class Exerciser:
         self.compare(rel, off, f.data[off:off + n], got, "mmap read")
 
     def op_mmap_write(self, rel):
-        f = self.files[rel]
-        size = len(f.data)
-        if size == 0:
+        chosen = self.choose_mapped(rel)
+        if chosen is None:
             return self.op_write(rel)
-        off = self.rng.randrange(0, size)
-        n = self.choose_length(size - off) or 1
+        f, off, n = chosen
         data = self.rng.randbytes(n)
         sync = self.rng.random() < 0.5
         self.note("mmap write %s off=%d len=%d%s" % (rel, off, n, " msync" if sync else ""))

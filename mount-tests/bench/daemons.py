@@ -173,6 +173,19 @@ class Daemon:
         except OSError:
             return ""
 
+    def failure(self, what, e):
+        """The error to raise for `e`, raised by `what` on this mount: the
+        daemon alive or its exit status, and the tail of its log."""
+        alive = self.alive()
+        return RuntimeError(f"{what}: {type(e).__name__}: {e}; daemon "
+                            f"{'alive' if alive else f'exited with {self.proc.returncode}'}\n{self.log_tail()}")
+
+    def check_alive(self, what, during=""):
+        """Raises, with the daemon's exit status and the tail of its log,
+        unless the daemon still runs."""
+        if not self.alive():
+            raise RuntimeError(f"{what}: the daemon died{during} (status {self.proc.returncode})\n{self.log_tail()}")
+
     def stop(self):
         """Unmount and make sure the daemon is gone; returns a note of what it took."""
         note = []

@@ -64,6 +64,18 @@ from targets import targets_check  # noqa: E402
 from workloads import zipf_sequence  # noqa: E402
 
 PARTS = ["main", "large", "reclaim", "pressure", "freshness"]
+# The defaults of the options left unset: {dest: (with --quick, without)}
+DEFAULTS = {"n": (2000, 19000), "repetitions": (1, 3), "large": (20000, 200000), "files": (10000, 100000),
+            "stats": (20000, 200000), "rm_files": (10000, 100000), "freshness_changes": (200, 1000),
+            "io_runtime": (fio_rows.QUICK_RUNTIME_S, fio_rows.DEFAULT_RUNTIME_S)}
+
+
+def size_arg(ap, option, text):
+    """A size option's bytes (fio_rows.parse_size), or the usage error."""
+    try:
+        return fio_rows.parse_size(text)
+    except ValueError as e:
+        ap.error(f"{option} {e}")
 
 
 def _on_signal(signum, frame):
@@ -205,32 +217,16 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     ap.add_argument("--outdir", help=argparse.SUPPRESS)
     ap.add_argument("--repo", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.n is None:
-        a.n = 2000 if a.quick else 19000
-    if a.repetitions is None:
-        a.repetitions = 1 if a.quick else 3
-    if a.large is None:
-        a.large = 20000 if a.quick else 200000
-    if a.files is None:
-        a.files = 10000 if a.quick else 100000
-    if a.stats is None:
-        a.stats = 20000 if a.quick else 200000
-    if a.rm_files is None:
-        a.rm_files = 10000 if a.quick else 100000
-    if a.freshness_changes is None:
-        a.freshness_changes = 200 if a.quick else 1000
+    for name, (quick, full) in DEFAULTS.items():
+        if getattr(a, name) is None:
+            setattr(a, name, quick if a.quick else full)
     if a.io_size is None:
         a.io_size = fio_rows.QUICK_SIZE if a.quick else fio_rows.DEFAULT_SIZE
     else:
-        try:
-            a.io_size = fio_rows.parse_size(a.io_size)
-        except ValueError as e:
-            ap.error(f"--io-size {e}")
+        a.io_size = size_arg(ap, "--io-size", a.io_size)
         why = fio_rows.check_size(a.io_size)
         if why:
             ap.error(f"--io-size {a.io_size} bytes: {why}")
-    if a.io_runtime is None:
-        a.io_runtime = fio_rows.QUICK_RUNTIME_S if a.quick else fio_rows.DEFAULT_RUNTIME_S
     if a.io_runtime <= 0:
         ap.error("--io-runtime must be above 0")
     for name in ("n", "repetitions", "files", "stats", "freshness_changes"):
@@ -249,10 +245,7 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     if a.pressure_files < 2:
         ap.error("--pressure-files must be at least 2")
     if a.pressure_headroom is not None:
-        try:
-            a.pressure_headroom = fio_rows.parse_size(a.pressure_headroom)
-        except ValueError as e:
-            ap.error(f"--pressure-headroom {e}")
+        a.pressure_headroom = size_arg(ap, "--pressure-headroom", a.pressure_headroom)
         if a.pressure_headroom < 1:
             ap.error("--pressure-headroom must be above 0")
     if a.pressure_psi_us is not None and not 0 <= a.pressure_psi_us < 1_000_000:

@@ -466,11 +466,8 @@ def run_target(bench, target, per_kind):
         try:
             col.run(per_kind)
         except Exception as e:
-            alive = d.alive()
-            raise RuntimeError(f"freshness, {target}: {type(e).__name__}: {e}; daemon "
-                               f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
-        if not d.alive():
-            raise RuntimeError(f"freshness, {target}: the daemon died (status {d.proc.returncode})\n{d.log_tail()}")
+            raise d.failure(f"freshness, {target}", e)
+        d.check_alive(f"freshness, {target}")
     shutil.rmtree(src, ignore_errors=True)
     applies = [(max(v, default=0.0), k) for k, v in col.apply_s.items()]
     meta = {"elapsed_s": round(time.monotonic() - t0, 1), "polls": col.poller.rounds,

@@ -89,14 +89,10 @@ def one_run(bench, target, n, rep, io=False):
         try:
             res["times"] = run_phases(mnt, n, d, on_point)
         except Exception as e:  # a daemon that died shows here
-            alive = d.alive()
-            raise RuntimeError(f"{target} (n={n}, rep {rep}): {type(e).__name__}: {e}; daemon "
-                               f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
+            raise d.failure(f"{target} (n={n}, rep {rep})", e)
         if io:
             io_rows(bench, res, target, mnt, rep, stats=(lambda: slabfs_stats(mnt)) if slabfs else None)
-            if not d.alive():
-                raise RuntimeError(f"{target} (n={n}, rep {rep}): the daemon died during the fio rows "
-                                   f"(status {d.proc.returncode})\n{d.log_tail()}")
+            d.check_alive(f"{target} (n={n}, rep {rep})", " during the fio rows")
         if slabfs:
             stats["end"] = slabfs_stats(mnt)
     res["rss"] = {k: v[0] for k, v in points.items()}

@@ -53,39 +53,29 @@ def table_round(rnd, title, reps):
         lines.append(row)
     lines += fio_rows.rows(rnd, targets, w0, 22, fmt_ratio)
     lines += fio_rows.passthrough_row(rnd, targets, w0, 22)
-    row = "  " + "RSS/cached inode".ljust(w0) + "".rjust(22 if "native" in targets else 0)
-    for t in targets:
-        if t == "native":
-            continue
-        v = rnd["targets"][t].get("rss_per_inode")
-        row += (f"{v:.0f} B" if v is not None else "-").rjust(22)
-    lines.append(row)
-    row = "  " + "descriptors".ljust(w0) + "".rjust(22 if "native" in targets else 0)
-    for t in targets:
-        if t == "native":
-            continue
-        e = rnd["targets"][t]
-        v = e.get("fds_after_stat")
-        row += (f"{v:.0f} (+{e.get('fds_added', 0):.0f})" if v is not None else "-").rjust(22)
-    lines.append(row)
-    row = "  " + "requests, again".ljust(w0) + "".rjust(22 if "native" in targets else 0)
-    for t in targets:
-        if t == "native":
-            continue
-        v = rnd["targets"][t].get("stat_again_requests")
-        row += (f"{v:.0f} ({100 * v / rnd['n']:.1f}%)" if v is not None else "-").rjust(22)
-    lines.append(row)
+
+    def daemon_row(label, value, fmt):
+        """A row of the daemons' columns (native's left blank): fmt(v, entry)
+        of each column's value(entry), "-" where that is None."""
+        row = "  " + label.ljust(w0) + "".rjust(22 if "native" in targets else 0)
+        for t in targets:
+            if t == "native":
+                continue
+            e = rnd["targets"][t]
+            v = value(e)
+            row += (fmt(v, e) if v is not None else "-").rjust(22)
+        return row
+
+    lines.append(daemon_row("RSS/cached inode", lambda e: e.get("rss_per_inode"), lambda v, e: f"{v:.0f} B"))
+    lines.append(daemon_row("descriptors", lambda e: e.get("fds_after_stat"),
+                            lambda v, e: f"{v:.0f} (+{e.get('fds_added', 0):.0f})"))
+    lines.append(daemon_row("requests, again", lambda e: e.get("stat_again_requests"),
+                            lambda v, e: f"{v:.0f} ({100 * v / rnd['n']:.1f}%)"))
     if any(rnd["targets"][t].get("requests_rw4k") for t in targets):
         lines += fio_rows.request_rows(rnd, targets, w0, 22)
     lines.append("  daemon CPU per operation, us (user + system, every thread; from 10 ms clock ticks, so short workloads are coarse)")
     for k, label in WORKLOADS:
-        row = "  " + ("  " + label).ljust(w0) + "".rjust(22 if "native" in targets else 0)
-        for t in targets:
-            if t == "native":
-                continue
-            v = rnd["targets"][t].get("daemon_cpu_us_per_op", {}).get(k)
-            row += (f"{v:.1f}" if v is not None else "-").rjust(22)
-        lines.append(row)
+        lines.append(daemon_row("  " + label, lambda e: e.get("daemon_cpu_us_per_op", {}).get(k), lambda v, e: f"{v:.1f}"))
     sl = rnd["targets"].get("slabfs", {}).get("slabfs")
     if sl:
         slab = statistics.median(x["slab_bytes_per_file"] for x in sl)

@@ -143,11 +143,8 @@ def one(bench, target, nfiles, idle_s):
             try:
                 res = measure(src, mnt, big, few, idle_s)
             except Exception as e:
-                alive = d.alive()
-                raise RuntimeError(f"rm reader, {target}: {type(e).__name__}: {e}; daemon "
-                                   f"{'alive' if alive else f'exited with {d.proc.returncode}'}\n{d.log_tail()}")
-            if not d.alive():
-                raise RuntimeError(f"rm reader, {target}: the daemon died (status {d.proc.returncode})\n{d.log_tail()}")
+                raise d.failure(f"rm reader, {target}", e)
+            d.check_alive(f"rm reader, {target}")
         if d.stop_note:
             res["stop_note"] = d.stop_note
     shutil.rmtree(src, ignore_errors=True)

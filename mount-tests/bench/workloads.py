@@ -5,6 +5,7 @@ open+close, 4 KiB write+read, unlink), and the Zipf(1.0) sequences of the
 reclaim and memory-pressure parts. Standard library only."""
 
 import bisect
+import contextlib
 import math
 import os
 import random
@@ -56,56 +57,43 @@ def run_phases(root, n, daemon=None, on_point=None):
     # latency, and the tables show what it costs.
     cpu = {}
     sample = (lambda: cpu_seconds(daemon.pid)) if daemon else (lambda: 0.0)
+    point = on_point or (lambda name: None)
+
+    @contextlib.contextmanager
+    def timed(key):
+        """The block's seconds under t[key], the daemon's CPU seconds meanwhile under cpu[key]."""
+        c0 = sample()
+        t0 = time.perf_counter()
+        yield
+        t[key] = time.perf_counter() - t0
+        cpu[key] = sample() - c0
+
+    def stat_all(key):
+        with timed(key):
+            for f in files:
+                lstat(f)
+        point(f"after_{key}")
+
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
-    c0 = sample()
-    t0 = time.perf_counter()
-    for d in dirs:
-        os.mkdir(d)
-    for f in files:
-        cl(op(f, flags, 0o644))
-    t["create"] = time.perf_counter() - t0
-    cpu["create"] = sample() - c0
+    with timed("create"):
+        for d in dirs:
+            os.mkdir(d)
+        for f in files:
+            cl(op(f, flags, 0o644))
 
-    c0 = sample()
-    t0 = time.perf_counter()
-    for f in files:
-        lstat(f)
-    t["stat_warm"] = time.perf_counter() - t0
-    cpu["stat_warm"] = sample() - c0
-    if on_point:
-        on_point("after_stat_warm")
-
+    stat_all("stat_warm")
     time.sleep(STAT_AGAIN_DELAY_S)
-    if on_point:
-        on_point("before_stat_again")
-    c0 = sample()
-    t0 = time.perf_counter()
-    for f in files:
-        lstat(f)
-    t["stat_again"] = time.perf_counter() - t0
-    cpu["stat_again"] = sample() - c0
-    if on_point:
-        on_point("after_stat_again")
-
+    point("before_stat_again")
+    stat_all("stat_again")
     drop_caches()
     time.sleep(0.5)  # let FORGETs reach the daemons, alike for every target
-    c0 = sample()
-    t0 = time.perf_counter()
-    for f in files:
-        lstat(f)
-    t["stat_cold"] = time.perf_counter() - t0
-    cpu["stat_cold"] = sample() - c0
-    if on_point:
-        on_point("after_stat_cold")
+    stat_all("stat_cold")
 
     for key in ("list1", "list2"):
         total = 0
-        c0 = sample()
-        t0 = time.perf_counter()
-        for d in dirs:
-            total += len(os.listdir(d))
-        t[key] = time.perf_counter() - t0
-        cpu[key] = sample() - c0
+        with timed(key):
+            for d in dirs:
+                total += len(os.listdir(d))
         if total != n:
             raise RuntimeError(f"{key}: listed {total} entries, expected {n}")
 
@@ -117,21 +105,17 @@ def run_phases(root, n, daemon=None, on_point=None):
     # each opened and closed twice as that row does (O_WRONLY, then
     # O_RDONLY), with no data: the open/close round trips alone.
     oflags = os.O_WRONLY | os.O_CLOEXEC
-    if on_point:
-        on_point("before_openclose")
-    c0 = sample()
-    t0 = time.perf_counter()
-    for f in chosen:
-        cl(op(f, oflags))
-    for f in chosen:
-        cl(op(f, rflags))
-    t["openclose"] = time.perf_counter() - t0
-    cpu["openclose"] = sample() - c0
-    if on_point:
-        on_point("after_openclose")
+    point("before_openclose")
+    with timed("openclose"):
+        for f in chosen:
+            cl(op(f, oflags))
+        for f in chosen:
+            cl(op(f, rflags))
+    point("after_openclose")
 
-    if on_point:
-        on_point("before_rw4k")
+    # Timed by hand: the row is its write and read loops alone (write4k +
+    # read4k), the daemon's CPU over both.
+    point("before_rw4k")
     c0 = sample()
     t0 = time.perf_counter()
     for f in chosen:
@@ -150,18 +134,14 @@ def run_phases(root, n, daemon=None, on_point=None):
     t["rw4k"] = tw + tr
     t["write4k"], t["read4k"] = tw, tr
     cpu["rw4k"] = sample() - c0
-    if on_point:
-        on_point("after_rw4k")
+    point("after_rw4k")
 
     unlink = os.unlink
-    c0 = sample()
-    t0 = time.perf_counter()
-    for f in files:
-        unlink(f)
-    for d in dirs:
-        os.rmdir(d)
-    t["unlink"] = time.perf_counter() - t0
-    cpu["unlink"] = sample() - c0
+    with timed("unlink"):
+        for f in files:
+            unlink(f)
+        for d in dirs:
+            os.rmdir(d)
     if os.listdir(root):
         raise RuntimeError(f"{root} not empty after unlink")
     if daemon:
