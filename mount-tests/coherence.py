@@ -15,7 +15,6 @@ compared through the mount until it matches or a deadline passes.
 import argparse
 import hashlib
 import os
-import stat
 import sys
 import time
 

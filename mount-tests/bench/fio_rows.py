@@ -272,7 +272,7 @@ def rows(rnd, targets, w0, cw, fmt_ratio):
 def request_rows(rnd, targets, w0, cw, rw4k_key="requests_rw4k"):
     """READ/WRITE requests per slabfs column during the 4 KiB write+read row
     and each fio row; '-' for a column that does not count requests."""
-    lines = [f"  FUSE READ/WRITE requests the daemon received (slabfs columns; medians; from user.slabfs.stats)"]
+    lines = ["  FUSE READ/WRITE requests the daemon received (slabfs columns; medians; from user.slabfs.stats)"]
     sources = [("4 KiB write+read", lambda e: e.get(rw4k_key))]
     if present(rnd):
         sources += [(label.rsplit(" ", 1)[0], (lambda k: lambda e: ((e.get("io") or {}).get(k) or {}).get("requests"))(key))

@@ -114,7 +114,7 @@ def table_reclaim(rec, args):
              f"drop_caches, Zipf run 1, "
              + ("drop_caches (the kernel lets go: every object unused; --reclaim-unpinned), the cut," if args.reclaim_unpinned
                 else "the cut while the kernel still holds what run 1 touched (as on a running system),"),
-             f"  wait until the counters settle, drop_caches, Zipf run 2 (the same stats; every file it touches is asked of the daemon),",
+             "  wait until the counters settle, drop_caches, Zipf run 2 (the same stats; every file it touches is asked of the daemon),",
              f"  drop_caches, Zipf run 3 (a new draw of {args.stats} stats from the same distribution: the same hot files)",
              f"  backing directories: {backing_note(args)}"]
     cols = ["policy", "evicted", "pages freed", "evicted/page", "util before", "util after",

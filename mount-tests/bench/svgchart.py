@@ -170,7 +170,7 @@ def reclaim_chart(path, title, subtitle, policies):
     body.append(f"<clipPath id='lp'><rect x='{lx}' y='{top}' width='{lw}' height='{ph}'/></clipPath>")
     for k in (1, 10, 100, 1000):
         x_end = min(xmax, ymax / k)
-        body.append(f"<g clip-path='url(#lp)'>" + _line(px(0), py(0), px(x_end), py(k * x_end), "#bbb", 1, "3,3") + "</g>")
+        body.append("<g clip-path='url(#lp)'>" + _line(px(0), py(0), px(x_end), py(k * x_end), "#bbb", 1, "3,3") + "</g>")
         if k * xmax >= ymax:
             tx, ty = px(ymax / k), py(ymax) + 12
         else:
