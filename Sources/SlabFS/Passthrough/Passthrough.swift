@@ -236,15 +236,8 @@ final class Passthrough: @unchecked Sendable {
     /// FUSE_DEV_IOC_BACKING_CLOSE: the kernel keeps its own reference
     /// while it has the file open.
     private func closeBacking(_ id: Int32) {
-        var backingID = id
-        _ = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingClose, &backingID)
+        _ = slabfs_backing_close(fuseDescriptor.load(ordering: .relaxed), id)
     }
-
-    // FUSE_DEV_IOC_BACKING_OPEN, _IOW(229, 1, struct fuse_backing_map):
-    // {s32 fd; u32 flags; u64 padding}; returns the id. BACKING_CLOSE,
-    // _IOW(229, 2, u32).
-    private static let backingOpen: UInt = 0x4010_e501
-    private static let backingClose: UInt = 0x4004_e502
 
     /// Registers the backing file and closes our descriptor of it (the
     /// kernel holds the file from then on: its last close is the daemon's
@@ -254,8 +247,7 @@ final class Passthrough: @unchecked Sendable {
     private func register(_ openBacking: () throws(Errno) -> FileDescriptor) -> (id: Int32, writable: Bool)? {
         guard let file = try? openBacking() else { return nil }
         defer { try? file.close() }
-        var map: (Int32, UInt32, UInt64) = (file.rawValue, 0, 0)
-        let id = ioctl(fuseDescriptor.load(ordering: .relaxed), Self.backingOpen, &map)
+        let id = slabfs_backing_open(fuseDescriptor.load(ordering: .relaxed), file.rawValue)
         if id >= 0 { return (id, fcntl(file.rawValue, F_GETFL) & O_ACCMODE == O_RDWR) }
         let error = errno
         if error == EPERM || error == ENOTTY || error == EINVAL {
