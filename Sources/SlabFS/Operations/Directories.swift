@@ -68,47 +68,6 @@ func slabfsFsyncdir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ dataOnly: Int3
 }
 
 extension FileSystem {
-    /// Closes an open file or directory and lets its inode go.
-    func closeHandle(_ id: UInt64) {
-        guard let entry = handles.remove(id) else { return }
-        // A directory's descriptor belongs to its stream, closed with it.
-        if entry.directory == nil {
-            let descriptor = FileDescriptor(rawValue: entry.rawDescriptor)
-            // Kept idle only where events report the file's end, and not
-            // for an executable: the registration is a writable open of the
-            // backing file, which an exec of it refuses (ETXTBSY).
-            let keepIdle = { [cache, coherence] in
-                coherence.reportsEveryChange && cache.cachedMode(of: entry.node).map { $0 & 0o111 == 0 } == true
-            }
-            if passthrough.release(entry.node, keepIdle: keepIdle) {
-                noteAttributesAfterPassthrough(entry.node, descriptor)
-            }
-            try? descriptor.close()
-        }
-        cache.closeHandle(entry.node)
-    }
-
-    /// The kernel may have written the file without us while it was open in
-    /// passthrough: our attributes must not outlive the open (events would
-    /// say so too, but not with timeouts). Read what the file is now through
-    /// the descriptor at hand, one fstat, rather than leave them stale for
-    /// the next lookup to read again by name (after drop_caches, a lookup
-    /// in the backing directory and an open of the parent).
-    private func noteAttributesAfterPassthrough(_ node: NodeID, _ descriptor: FileDescriptor) {
-        let stamp = cache.attributeStamp
-        guard let status = try? descriptor.statDescriptor().rawValue, let inode = cache.inode(node) else {
-            cache.invalidateAttributes(node)
-            return
-        }
-        defer { inode.release() }
-        guard (try? Self.identity(of: status)) == inode.identity else {
-            cache.invalidateAttributes(node)
-            return
-        }
-        cache.setAttributes(inode, InodeAttributes(status), timeout: cacheTimeout(device: inode.identity.device),
-                            observed: stamp)
-    }
-
     /// One buffer of a listing, from the entry after `offset` (0, or the
     /// offset of an entry sent before). With `plus`, each entry is looked
     /// up and sent with its attributes; the kernel then holds it, counted
