@@ -3,7 +3,7 @@ import DCache
 import Glibc
 import SystemPackage
 
-// MKDIR, RMDIR, OPENDIR, READDIR, READDIRPLUS, RELEASEDIR and FSYNCDIR.
+// MKDIR, RMDIR, OPENDIR, READDIR, READDIRPLUS and FSYNCDIR.
 
 func slabfsMkdir(_ request: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?, _ mode: mode_t) {
     serve(request) { fs in
@@ -51,11 +51,6 @@ func slabfsReaddir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ of
 func slabfsReaddirplus(_ request: fuse_req_t?, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
                        _ info: UnsafeMutablePointer<fuse_file_info>?) {
     serve(request) { fs in try fs.readDirectory(request, node, size: size, offset: offset, info: info, plus: true) }
-}
-
-func slabfsReleasedir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
-    if let info { fileSystem(request).closeHandle(info.pointee.fh) }
-    fuse_reply_err(request, 0)
 }
 
 func slabfsFsyncdir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ dataOnly: Int32,

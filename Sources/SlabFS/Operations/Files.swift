@@ -1,14 +1,15 @@
 import CFuse
+import CSlabSupport
 import DCache
 import Glibc
 import SystemPackage
 
-// OPEN, CREATE, READ, WRITE, FLUSH, RELEASE, FSYNC, FALLOCATE, LSEEK and
+// OPEN, CREATE, READ, WRITE, FLUSH, FSYNC, FALLOCATE, LSEEK and
 // COPY_FILE_RANGE. An open file is a descriptor in the handle table; data
 // operations use it and change the cached attributes' freshness.
 
-/// O_DIRECT (octal 040000 on x86_64; Glibc hides the constant).
-private let directIO: CInt = 0o40000
+/// O_DIRECT, which Glibc's module hides.
+private let directIO = LINUX_O_DIRECT
 
 /// O_DIRECT is the caller's wish to bypass the page cache. The backing file
 /// is opened without it: libfuse's buffers are not block-aligned, so the
@@ -137,19 +138,6 @@ func slabfsFlush(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutab
         try duplicate.close()
         fuse_reply_err(request, 0)
     }
-}
-
-func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
-    let fs = fileSystem(request)
-    if let info {
-        fs.closeHandle(info.pointee.fh)
-        // A network filesystem may set the times at close; a local one
-        // changed them at the writes, which invalidated them already.
-        if fs.backing.reportsErrorsAtClose && info.pointee.flags & O_ACCMODE != O_RDONLY {
-            fs.cache.invalidateAttributes(NodeID(node))
-        }
-    }
-    fuse_reply_err(request, 0)
 }
 
 func slabfsFsync(_ request: fuse_req_t?, _ node: fuse_ino_t, _ dataOnly: Int32,

@@ -5,6 +5,24 @@ import SystemPackage
 
 // RELEASE and RELEASEDIR: an open handle's end, for files and directories.
 
+func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    let fs = fileSystem(request)
+    if let info {
+        fs.closeHandle(info.pointee.fh)
+        // A network filesystem may set the times at close; a local one
+        // changed them at the writes, which invalidated them already.
+        if fs.backing.reportsErrorsAtClose && info.pointee.flags & O_ACCMODE != O_RDONLY {
+            fs.cache.invalidateAttributes(NodeID(node))
+        }
+    }
+    fuse_reply_err(request, 0)
+}
+
+func slabfsReleasedir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
+    if let info { fileSystem(request).closeHandle(info.pointee.fh) }
+    fuse_reply_err(request, 0)
+}
+
 extension FileSystem {
     /// Closes an open file or directory and lets its inode go.
     func closeHandle(_ id: UInt64) {
