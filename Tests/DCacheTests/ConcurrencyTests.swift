@@ -8,8 +8,7 @@ import Testing
 struct ConcurrencyTests {
     @Test("every lookup result is right: nothing stale, freed or half-moved", arguments: ["page", "lru"])
     func everyLookupIsRight(policy: String) throws {
-        let cache = try makeCache { $0.eviction = DirectoryCache.EvictionPolicy(rawValue: policy)! }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.eviction = DirectoryCache.EvictionPolicy(rawValue: policy)! }
         let directories = 8
         var dirIDs: [NodeID] = []
         for d in 0..<directories {

@@ -6,13 +6,11 @@ import Testing
 struct LookupTests {
     @Test("an inserted name is found, with its node id, identity, handle and attributes")
     func insertThenLookup() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inserted = try cache.insert(parent: .root, name: name("hello.c"), identity: identity(42), handle: handle(42),
-                                        attributes: attributes(42), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inserted = try cache.insertFile("hello.c", 42)
         let id = inserted.nodeID
         inserted.release()
-        let found = try #require(expectHit(cache.lookup(parent: .root, name: name("hello.c"))))
+        let found = try #require(expectHit(cache.lookup("hello.c")))
         defer { found.release() }
         #expect(found.nodeID == id)
         #expect(found.identity == identity(42))
@@ -25,19 +23,14 @@ struct LookupTests {
 
     @Test("a name never inserted is a miss")
     func miss() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        guard case .miss = cache.lookup(parent: .root, name: name("nothing")) else {
-            Issue.record("expected a miss")
-            return
-        }
+        let cache = try makeRootedCache()
+        try #require(cache.lookup("nothing").isMiss, "expected a miss")
         #expect(cache.statistics()[.misses] == 1)
     }
 
     @Test("hard links share one inode")
     func hardLinks() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let a = try populate(cache, files: 1, prefix: "a", entryTimeout: 10)
         let b = try populate(cache, files: 1, prefix: "b", entryTimeout: 10)
         #expect(a == b)
@@ -46,13 +39,10 @@ struct LookupTests {
 
     @Test("long names and long file handles round-trip through their side caches")
     func longNamesAndHandles() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let longName = name(String(repeating: "x", count: 200))
-        let inode = try cache.insert(parent: .root, name: longName, identity: identity(5), handle: handle(5, long: true),
-                                     attributes: attributes(5), entryTimeout: 10, attributeTimeout: 10)
-        inode.release()
-        let found = try #require(expectHit(cache.lookup(parent: .root, name: longName)))
+        let cache = try makeRootedCache()
+        let longName = String(repeating: "x", count: 200)
+        try cache.insertFile(longName, 5, longHandle: true).release()
+        let found = try #require(expectHit(cache.lookup(longName)))
         #expect(found.handle == handle(5, long: true))
         found.release()
         let stats = cache.statistics()
@@ -62,8 +52,7 @@ struct LookupTests {
 
     @Test("the inode's compact fields round-trip: handle types and lengths, a device node's rdev, full attributes")
     func compactInodeFields() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         var device = attributes(20)
         device.mode = 0o020644  // a character device: rdev kept where a size would be
         device.size = 0
@@ -88,14 +77,12 @@ struct LookupTests {
 
     @Test("attributes the inode cannot hold are kept expired, so they are never served from the cache")
     func attributesThatDoNotFit() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         var odd = attributes(30)
         odd.mode = 0o060600  // a block device that reports a size
         odd.size = 4096
         odd.rdev = 0x0801
-        let inode = try cache.insert(parent: .root, name: name("b"), identity: identity(30), handle: handle(30),
-                                     attributes: odd, entryTimeout: 10, attributeTimeout: 10)
+        let inode = try cache.insertFile("b", 30, attributes: odd)
         #expect(!cache.attributes(of: inode).fresh)
         cache.setAttributes(inode, attributes(30), timeout: 10)
         #expect(cache.attributes(of: inode) == (attributes(30), true))
@@ -104,10 +91,8 @@ struct LookupTests {
 
     @Test("attributes read before an invalidation are stored stale; read after it, fresh")
     func attributesReadBeforeAChange() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inode = try cache.insert(parent: .root, name: name("f"), identity: identity(31), handle: handle(31),
-                                     attributes: attributes(31), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inode = try cache.insertFile("f", 31)
         // A read of the backing file starts; a write through the mount
         // lands and invalidates; the read's older attributes come in.
         let before = cache.attributeStamp
@@ -115,16 +100,13 @@ struct LookupTests {
         cache.setAttributes(inode, attributes(32), timeout: 10, observed: before)
         #expect(cache.attributes(of: inode) == (attributes(32), false))
         // So does an insert of the same file (a lookup by another name).
-        let link = try cache.insert(parent: .root, name: name("g"), identity: identity(31), handle: handle(31),
-                                    attributes: attributes(33), entryTimeout: 10, attributeTimeout: 10,
-                                    observed: before)
+        let link = try cache.insertFile("g", 31, attributes: attributes(33), observed: before)
         #expect(link.nodeID == inode.nodeID && cache.attributes(of: inode) == (attributes(33), false))
         // Nothing invalidated since the stamp: fresh.
         let after = cache.attributeStamp
         cache.setAttributes(inode, attributes(34), timeout: 10, observed: after)
         #expect(cache.attributes(of: inode) == (attributes(34), true))
-        try cache.insert(parent: .root, name: name("h"), identity: identity(31), handle: handle(31),
-                         attributes: attributes(35), entryTimeout: 10, attributeTimeout: 10, observed: after).release()
+        try cache.insertFile("h", 31, attributes: attributes(35), observed: after).release()
         #expect(cache.attributes(of: inode) == (attributes(35), true))
         link.release()
         inode.release()
@@ -132,10 +114,8 @@ struct LookupTests {
 
     @Test("the kernel's lookup count saturates at 32 bits and then pins the inode")
     func saturatingLookups() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inode = try cache.insert(parent: .root, name: name("s"), identity: identity(40), handle: handle(40),
-                                     attributes: attributes(40), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inode = try cache.insertFile("s", 40)
         cache.kernelLookup(inode, count: UInt64(UInt32.max) - 1)
         cache.kernelLookup(inode, count: 5)
         #expect(cache.kernelLookups(of: inode.nodeID) == UInt64(UInt32.max))
@@ -146,8 +126,7 @@ struct LookupTests {
 
     @Test("bad names are refused and change nothing")
     func badNames() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         for bad in [name(""), name("a/b"), [0x61, 0, 0x62], name(String(repeating: "y", count: 256))] {
             #expect(throws: DCacheError.self) {
                 _ = try cache.insert(parent: .root, name: bad, identity: identity(9), handle: handle(9),
@@ -160,31 +139,22 @@ struct LookupTests {
 
     @Test("an entry past its timeout is a miss")
     func expiry() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 1, entryTimeout: 0)
-        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
-            Issue.record("an expired entry was served")
-            return
-        }
+        try #require(cache.lookup("f0").isMiss, "an expired entry was served")
     }
 
     @Test("kernelHoldsChild on a name's bytes agrees with kernelHoldsChild on an array, case by case")
     func kernelHoldsChildOnBytes() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let held = try populate(cache, files: 1, prefix: "held")[0]
         try populate(cache, files: 1, firstInode: 2000, prefix: "unheld")
         let expired = try populate(cache, files: 1, firstInode: 3000, prefix: "expired", entryTimeout: 0)[0]
         try cache.insertNegative(parent: .root, name: name("negative"), timeout: 10)
-        for id in [held, expired] {
-            let inode = try #require(cache.inode(id))
-            cache.kernelLookup(inode)
-            inode.release()
-        }
+        try cache.holdInKernel([held, expired])
         // Expired, and whose inode the kernel holds: like cachedChild, the
         // query does not look at expiry.
-        #expect(expectHit(cache.lookup(parent: .root, name: name("expired0"))) == nil)
+        #expect(expectHit(cache.lookup("expired0")) == nil)
         let cases: [(String, Bool)] = [
             ("held0", true), ("unheld0", false), ("expired0", true), ("negative", false), ("absent", false),
             ("a/b", false), ("", false), (String(repeating: "x", count: 256), false),
@@ -204,8 +174,7 @@ struct LookupTests {
 
     @Test("names removed count against the negative cap too, and a name removed again and again queues once")
     func removedNamesAreCapped() throws {
-        let cache = try makeCache { $0.negativeLimit = 50 }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.negativeLimit = 50 }
         try populate(cache, files: 200)
         for i in 0..<200 { cache.remove(parent: .root, name: name("f\(i)"), negativeTimeout: 10) }
         #expect(cache.statistics().negativeDentries == 50)
@@ -224,42 +193,30 @@ struct LookupTests {
 
     @Test("a negative dentry answers lookups of a missing name")
     func negative() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try cache.insertNegative(parent: .root, name: name("missing"), timeout: 10)
-        guard case .negative = cache.lookup(parent: .root, name: name("missing")) else {
-            Issue.record("expected a negative hit")
-            return
-        }
+        try #require(cache.lookup("missing").isNegative, "expected a negative hit")
         #expect(cache.statistics()[.negativeHits] == 1)
         #expect(cache.statistics().negativeDentries == 1)
     }
 
     @Test("negative dentries stay under their cap however many names are missed")
     func negativeCap() throws {
-        let cache = try makeCache { $0.negativeLimit = 100 }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.negativeLimit = 100 }
         for i in 0..<5_000 { try cache.insertNegative(parent: .root, name: name("gone\(i)"), timeout: 10) }
         let stats = cache.statistics()
         #expect(stats.negativeDentries == 100)
         #expect(stats.dentries == 100)
         #expect(stats[.evictionsNegativeLimit] == 4_900)
-        guard case .negative = cache.lookup(parent: .root, name: name("gone4999")) else {
-            Issue.record("the newest negative dentry was evicted")
-            return
-        }
+        try #require(cache.lookup("gone4999").isNegative, "the newest negative dentry was evicted")
     }
 
     @Test("removing a name turns its dentry negative and unpins the inode")
     func removal() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 1)
         cache.remove(parent: .root, name: name("f0"), negativeTimeout: 10)
-        guard case .negative = cache.lookup(parent: .root, name: name("f0")) else {
-            Issue.record("expected a negative dentry after removal")
-            return
-        }
+        try #require(cache.lookup("f0").isNegative, "expected a negative dentry after removal")
         cache.reclaim(pages: 100)
         #expect(cache._invariantViolations() == [])
         #expect(cache.statistics().inodes == 1)
@@ -267,20 +224,16 @@ struct LookupTests {
 
     @Test("rename moves the name; exchange swaps two names")
     func renames() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let ids = try populate(cache, files: 2)
         cache.rename(from: (.root, name("f0")), to: (.root, name("g")), exchange: false, entryTimeout: 10)
-        let g = try #require(expectHit(cache.lookup(parent: .root, name: name("g"))))
+        let g = try #require(expectHit(cache.lookup("g")))
         #expect(g.nodeID == ids[0])
         g.release()
-        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
-            Issue.record("the old name still resolves")
-            return
-        }
+        try #require(cache.lookup("f0").isMiss, "the old name still resolves")
         cache.rename(from: (.root, name("g")), to: (.root, name("f1")), exchange: true, entryTimeout: 10)
-        let f1 = try #require(expectHit(cache.lookup(parent: .root, name: name("f1"))))
-        let g2 = try #require(expectHit(cache.lookup(parent: .root, name: name("g"))))
+        let f1 = try #require(expectHit(cache.lookup("f1")))
+        let g2 = try #require(expectHit(cache.lookup("g")))
         #expect(f1.nodeID == ids[0] && g2.nodeID == ids[1])
         f1.release()
         g2.release()
@@ -288,18 +241,15 @@ struct LookupTests {
 
     @Test("a recycled node id comes back with a new generation")
     func generations() throws {
-        let cache = try makeCache { $0.eviction = .lru }
-        try makeRoot(cache)
-        let first = try cache.insert(parent: .root, name: name("a"), identity: identity(10), handle: handle(10),
-                                     attributes: attributes(10), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache { $0.eviction = .lru }
+        let first = try cache.insertFile("a", 10)
         let (id, generation) = (first.nodeID, first.generation)
         first.release()
         cache.invalidate(parent: .root, name: name("a"))
         cache.reclaim(pages: 1_000)
         #expect(cache._invariantViolations() == [])
         #expect(!cache.isCached(id))
-        let second = try cache.insert(parent: .root, name: name("b"), identity: identity(11), handle: handle(11),
-                                      attributes: attributes(11), entryTimeout: 10, attributeTimeout: 10)
+        let second = try cache.insertFile("b", 11)
         defer { second.release() }
         #expect(second.nodeID == id)
         #expect(second.generation == generation + 1)
@@ -310,10 +260,8 @@ struct LookupTests {
 struct DescribeTests {
     @Test("an inode and its dentry describe their slab, slot, counts and kernel lookups")
     func describe() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inode = try cache.insert(parent: .root, name: name("x.c"), identity: identity(9), handle: handle(9),
-                                     attributes: attributes(9), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inode = try cache.insertFile("x.c", 9)
         cache.kernelLookup(inode, count: 3)
         let described = try #require(cache.describeInode(inode.nodeID))
         #expect(described.kernelLookups == 3)
@@ -345,8 +293,7 @@ struct FragmentationMapTests {
 
     @Test("a populated cache maps full slabs as 9s")
     func populated() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 1024)  // 12 slabs of 85 dentries
         let maps = cache.fragmentationMaps()
         #expect(maps.map(\.cache) == ["slabfs_dentry", "slabfs_inode"])
@@ -358,8 +305,7 @@ struct FragmentationMapTests {
 struct IdentityTests {
     @Test("a device number beyond 32 bits is refused with an error, not a crash")
     func largeDevice() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         #expect(throws: DCacheError.deviceNumberTooLarge(1 << 40)) {
             _ = try cache.insert(parent: .root, name: name("x"), identity: BackingIdentity(device: 1 << 40, inode: 5),
                                  handle: handle(5), attributes: attributes(5), entryTimeout: 1, attributeTimeout: 1)

@@ -30,8 +30,7 @@ struct ObjectHeaderTests {
     @Test("unused inodes that survive reclaim on their second chance keep mode, handle and attributes",
           arguments: [DirectoryCache.EvictionPolicy.page, .lru], [false, true])
     func secondChanceKeepsFields(eviction: DirectoryCache.EvictionPolicy, migrate: Bool) throws {
-        let cache = try makeCache { $0.eviction = eviction; $0.migrate = migrate }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.eviction = eviction; $0.migrate = migrate }
         let count: UInt64 = 2_000
         var ids: [NodeID] = []
         for n in 0..<count {

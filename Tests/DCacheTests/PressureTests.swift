@@ -8,8 +8,7 @@ struct PressureTests {
     @Test("a PSI event, or one of the daemon's memory cgroup, makes the reclaim thread give back a share of the resident pages, counted by its source",
           arguments: [DirectoryCache.PressureSource.psi, .cgroup])
     func pressureEvent(source: DirectoryCache.PressureSource) throws {
-        let cache = try makeCache { $0.psiReclaimFraction = 0.5 }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.psiReclaimFraction = 0.5 }
         try populate(cache, files: 8192)
         let before = cache.residentPages
         // What the pressure thread does when poll() reports an event.
@@ -35,8 +34,7 @@ struct PressureTests {
 
     @Test("an explicit reclaim request is counted by its source")
     func explicit() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 512)
         let report = cache.reclaim(pages: 4, source: .explicit)
         #expect(cache._invariantViolations() == [])

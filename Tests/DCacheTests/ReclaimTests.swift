@@ -7,10 +7,8 @@ import Testing
 struct ReclaimTests {
     @Test("the kernel's lookup count pins an inode until FORGET")
     func kernelPins() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inode = try cache.insert(parent: .root, name: name("held"), identity: identity(3), handle: handle(3),
-                                     attributes: attributes(3), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inode = try cache.insertFile("held", 3)
         cache.kernelLookup(inode, count: 2)
         let id = inode.nodeID
         inode.release()
@@ -32,10 +30,8 @@ struct ReclaimTests {
 
     @Test("an open handle pins its inode; closing it lets reclaim take it")
     func handlesPin() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
-        let inode = try cache.insert(parent: .root, name: name("open"), identity: identity(4), handle: handle(4),
-                                     attributes: attributes(4), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache()
+        let inode = try cache.insertFile("open", 4)
         cache.openHandle(inode)
         let id = inode.nodeID
         inode.release()
@@ -51,10 +47,8 @@ struct ReclaimTests {
 
     @Test("a child dentry pins its parent directory's inode")
     func childPinsParent() throws {
-        let cache = try makeCache { $0.migrate = false; $0.circulation = 64 }
-        try makeRoot(cache)
-        let directory = try cache.insert(parent: .root, name: name("dir"), identity: identity(20), handle: handle(20),
-                                         attributes: attributes(20, directory: true), entryTimeout: 10, attributeTimeout: 10)
+        let cache = try makeRootedCache { $0.migrate = false; $0.circulation = 64 }
+        let directory = try cache.insertFile("dir", 20, attributes: attributes(20, directory: true))
         let dirID = directory.nodeID
         try populate(cache, files: 3, under: dirID)
         directory.release()
@@ -72,10 +66,9 @@ struct ReclaimTests {
 
     @Test("a request's reference keeps an inode from being freed or moved")
     func requestPins() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 3000)
-        let held = try #require(expectHit(cache.lookup(parent: .root, name: name("f1234"))))
+        let held = try #require(expectHit(cache.lookup("f1234")))
         let address = held.address
         for i in 0..<3000 where i != 1234 { cache.invalidate(parent: .root, name: name("f\(i)")) }
         cache.invalidate(parent: .root, name: name("f1234"))
@@ -93,37 +86,24 @@ struct ReclaimTests {
 
     @Test("page reclaim frees whole slabs of unused objects and gives a second chance to recently used ones")
     func pageReclaim() throws {
-        let cache = try makeCache { $0.migrate = false }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.migrate = false }
         try populate(cache, files: 4096)
         // Use the first 100 names: they are referenced.
-        for i in 0..<100 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        cache.use(files: 0..<100)
         let before = cache.residentPages
         let report = cache.reclaim(pages: before / 2)
         #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= before / 2)
         #expect(report.evictedPerPage > 20)
-        var survivors = 0
-        for i in 0..<100 {
-            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
-                survivors += 1
-                hit.release()
-            }
-        }
-        #expect(survivors == 100)
+        #expect(cache.hits(files: 0..<100) == 100)
     }
 
     @Test("compaction moves inodes the kernel holds, and lookups after the move find them intact")
     func compactionMoves() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let ids = try populate(cache, files: 2048)
         // The kernel holds every eighth inode; the rest go.
-        for (i, id) in ids.enumerated() where i % 8 == 0 {
-            let inode = try #require(cache.inode(id))
-            cache.kernelLookup(inode)
-            inode.release()
-        }
+        try cache.holdInKernel(ids.enumerated().filter { $0.offset % 8 == 0 }.map(\.element))
         for i in 0..<2048 { cache.invalidate(parent: .root, name: name("f\(i)")) }
         let before = cache.statistics()
         let report = cache.reclaim(pages: before.residentPages)
@@ -149,8 +129,7 @@ struct ReclaimTests {
 
     @Test("with migration, pages that compaction alone can free cost no eviction")
     func compactionBeforeEviction() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 4096)
         // Every other dentry goes: dentry slabs half full, every inode kept.
         for i in stride(from: 0, to: 4096, by: 2) { cache.invalidate(parent: .root, name: name("f\(i)")) }
@@ -161,7 +140,7 @@ struct ReclaimTests {
         #expect(report.moves > 0)
         #expect(report.evicted == 0)
         for i in stride(from: 1, to: 4096, by: 2) {
-            let hit = try #require(expectHit(cache.lookup(parent: .root, name: name("f\(i)"))))
+            let hit = try #require(expectHit(cache.lookup("f\(i)")))
             #expect(hit.identity == identity(1000 + UInt64(i)))
             hit.release()
         }
@@ -169,31 +148,22 @@ struct ReclaimTests {
 
     @Test("the LRU baseline evicts from the cold end")
     func lruColdEnd() throws {
-        let cache = try makeCache { $0.eviction = .lru }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.eviction = .lru }
         try populate(cache, files: 1024)
         let report = cache.reclaim(pages: 4)
         #expect(cache._invariantViolations() == [])
         #expect(report.pagesFreed >= 4)
         // The oldest went first.
-        guard case .miss = cache.lookup(parent: .root, name: name("f0")) else {
-            Issue.record("the coldest entry survived")
-            return
-        }
-        #expect(expectHit(cache.lookup(parent: .root, name: name("f1023"))) != nil)
+        try #require(cache.lookup("f0").isMiss, "the coldest entry survived")
+        #expect(expectHit(cache.lookup("f1023")) != nil)
     }
 
     @Test("with objects pinned across every slab, LRU evicts far more per page than page reclaim with migration")
     func pinnedSlabs() throws {
         func run(_ policy: DirectoryCache.EvictionPolicy, migrate: Bool) throws -> ReclaimReport {
-            let cache = try makeCache { $0.eviction = policy; $0.migrate = migrate }
-            try makeRoot(cache)
+            let cache = try makeRootedCache { $0.eviction = policy; $0.migrate = migrate }
             let ids = try populate(cache, files: 4096)
-            for (i, id) in ids.enumerated() where i % 16 == 0 {
-                let inode = try #require(cache.inode(id))
-                cache.kernelLookup(inode)
-                inode.release()
-            }
+            try cache.holdInKernel(ids.enumerated().filter { $0.offset % 16 == 0 }.map(\.element))
             return cache.reclaim(pages: cache.residentPages / 2)
         }
         let lru = try run(.lru, migrate: false)
@@ -204,16 +174,11 @@ struct ReclaimTests {
 
     @Test("a reclaim pass that falls short asks the owner to have the kernel drop entries only the kernel holds")
     func kernelDrops() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let kicked = Mutex<[KernelDropRequest]>([])
         cache.kernelDropHandler = { requests in kicked.withLock { $0 += requests } }
         let ids = try populate(cache, files: 64)
-        for id in ids {
-            let inode = try #require(cache.inode(id))
-            cache.kernelLookup(inode)
-            inode.release()
-        }
+        try cache.holdInKernel(ids)
         // Age the referenced bits so the entries count as cold.
         cache.reclaim(pages: 0)
         let report = cache.reclaim(pages: cache.residentPages)
@@ -226,13 +191,9 @@ struct ReclaimTests {
 
     @Test("above the budget's high watermark the reclaim thread brings the cache down to the low one")
     func budget() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 8192)
-        let resident = cache.residentPages
-        cache.budgetBytes = resident * systemPageSize / 2
-        cache.waitForReclaim()
-        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        let (_, low) = cache.cutBudgetToHalf()
         #expect(cache.residentPages <= low)
         #expect(cache.statistics()[.pressureBudget] >= 1)
         #expect(cache.lastReclaim?.source == "budget")
@@ -241,20 +202,12 @@ struct ReclaimTests {
     @Test("a cut the kernel's holds keep from being met is met once the kernel lets go (FORGET wakes reclaim, which asks for no drops)",
           arguments: [false, true])
     func budgetMetAfterForget(bulk: Bool) throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let kicked = Mutex(0)
         cache.kernelDropHandler = { requests in kicked.withLock { $0 += requests.count } }
         let ids = try populate(cache, files: 8192)
-        for id in ids {
-            let inode = try #require(cache.inode(id))
-            cache.kernelLookup(inode)
-            inode.release()
-        }
-        let resident = cache.residentPages
-        cache.budgetBytes = resident * systemPageSize / 2
-        cache.waitForReclaim()
-        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        try cache.holdInKernel(ids)
+        let (resident, low) = cache.cutBudgetToHalf()
         // Every file is pinned: the pass the cut woke frees next to nothing.
         #expect(cache.residentPages > resident * 9 / 10)
         let forget = { (some: [NodeID]) in
@@ -280,21 +233,13 @@ struct ReclaimTests {
 
     @Test("a cut left just above the low watermark by the kernel's holds reaches it when the kernel lets go of a few (below the high watermark too)")
     func budgetDebtPaidAfterForget() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         cache.kernelDropHandler = { _ in }
         let ids = try populate(cache, files: 8192)
         // 45% held by the kernel, scattered over every slab.
         let held = ids.enumerated().filter { $0.offset % 20 < 9 }.map(\.element)
-        for id in held {
-            let inode = try #require(cache.inode(id))
-            cache.kernelLookup(inode)
-            inode.release()
-        }
-        let resident = cache.residentPages
-        cache.budgetBytes = resident * systemPageSize / 2
-        cache.waitForReclaim()
-        let low = Int(Double(cache.budgetBytes) * cache.configuration.lowWatermark) / systemPageSize
+        try cache.holdInKernel(held)
+        let (resident, low) = cache.cutBudgetToHalf()
         let high = cache.budgetBytes / systemPageSize
         try #require(cache.residentPages > low && cache.residentPages <= high,
                      "the first pass stops between the watermarks: \(cache.residentPages) of \(low)...\(high)")
@@ -310,26 +255,16 @@ struct ReclaimTests {
 struct RecencyTests {
     @Test("hot entries scattered over every slab survive a cut to half, in however many rounds it takes")
     func hotSurvivesHalfCut() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 6000)
         // Every third name is hot.
-        for i in stride(from: 0, to: 6000, by: 3) {
-            expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release()
-        }
+        cache.use(files: stride(from: 0, to: 6000, by: 3))
         // (Compaction first and evictions sized to the target usually make
         // it one round now; a second chance must hold across rounds anyway.)
         let report = cache.reclaim(pages: cache.residentPages / 2)
         #expect(cache._invariantViolations() == [])
         #expect(report.rounds >= 1)
-        var survivors = 0
-        for i in stride(from: 0, to: 6000, by: 3) {
-            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
-                survivors += 1
-                hit.release()
-            }
-        }
-        #expect(survivors == 2000)
+        #expect(cache.hits(files: stride(from: 0, to: 6000, by: 3)) == 2000)
     }
 }
 
@@ -337,8 +272,7 @@ struct RecencyTests {
 struct PolicySwitchTests {
     @Test("switching from page to lru puts existing objects on the LRU, so the LRU can reclaim them")
     func switchToLRU() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         try populate(cache, files: 2048)
         cache.eviction = .lru
         let report = cache.reclaim(pages: 8)
@@ -352,8 +286,7 @@ struct PolicySwitchTests {
 struct UnlinkedTests {
     @Test("an inode whose last link is removed goes as soon as nothing holds it")
     func unlinkedGoes() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         let ids = try populate(cache, files: 2)
         cache.remove(parent: .root, name: name("f0"))
         cache.markUnlinked(ids[0])
@@ -373,12 +306,10 @@ struct UnlinkedTests {
 
     @Test("a file with another link stays cached")
     func otherLinkStays() throws {
-        let cache = try makeCache()
-        try makeRoot(cache)
+        let cache = try makeRootedCache()
         var twoLinks = attributes(50)
         twoLinks.nlink = 2
-        let inode = try cache.insert(parent: .root, name: name("a"), identity: identity(50), handle: handle(50),
-                                     attributes: twoLinks, entryTimeout: 10, attributeTimeout: 10)
+        let inode = try cache.insertFile("a", 50, attributes: twoLinks)
         let id = inode.nodeID
         inode.release()
         cache.remove(parent: .root, name: name("a"))
@@ -392,10 +323,9 @@ struct ExplicitReclaimTests {
     /// 4,096 files, every one just looked up (its referenced bit set), none
     /// held: all of it is free to take.
     private func recentlyUsedCache(_ eviction: DirectoryCache.EvictionPolicy) throws -> DirectoryCache {
-        let cache = try makeCache { $0.eviction = eviction }
-        try makeRoot(cache)
+        let cache = try makeRootedCache { $0.eviction = eviction }
         try populate(cache, files: 4096)
-        for i in 0..<4096 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        cache.use(files: 0..<4096)
         return cache
     }
 
@@ -414,17 +344,10 @@ struct ExplicitReclaimTests {
         let cache = try recentlyUsedCache(.page)
         // Some objects were not used since: they are the ones to go.
         try populate(cache, files: 512, firstInode: 100_000, prefix: "cold")
-        for i in 0..<4096 { expectHit(cache.lookup(parent: .root, name: name("f\(i)")))?.release() }
+        cache.use(files: 0..<4096)
         let report = cache.reclaim(pages: 4)
         #expect(report.pagesFreed >= 4)
-        var hotSurvivors = 0
-        for i in 0..<4096 {
-            if let hit = expectHit(cache.lookup(parent: .root, name: name("f\(i)"))) {
-                hotSurvivors += 1
-                hit.release()
-            }
-        }
-        #expect(hotSurvivors == 4096, "a hot entry went while cold ones could")
+        #expect(cache.hits(files: 0..<4096) == 4096, "a hot entry went while cold ones could")
     }
 
     @Test("budget reclaim stays one pass: the hot set keeps its second chance")

@@ -1,6 +1,7 @@
 import DCache
 import Glibc
 import Slab
+import Testing
 
 /// A cache for tests: no budget, no PSI, small reservations.
 func makeCache(_ configure: (inout DirectoryCache.Configuration) -> Void = { _ in }) throws -> DirectoryCache {
@@ -49,12 +50,75 @@ func makeRoot(_ cache: DirectoryCache) throws {
     root.release()
 }
 
+/// A test cache (see `makeCache`) with its root inserted.
+func makeRootedCache(_ configure: (inout DirectoryCache.Configuration) -> Void = { _ in }) throws -> DirectoryCache {
+    let cache = try makeCache(configure)
+    try makeRoot(cache)
+    return cache
+}
+
 func expectHit(_ result: LookupResult) -> InodeReference? {
     if case .hit(let inode) = result { return inode }
     return nil
 }
 
+extension LookupResult {
+    var isMiss: Bool { if case .miss = self { true } else { false } }
+    var isNegative: Bool { if case .negative = self { true } else { false } }
+}
+
 extension DirectoryCache {
+    /// Inserts `text` under `parent` as file number `n`: `identity(n)`,
+    /// `handle(n)` and, unless given, `attributes(n)`; entry and attribute
+    /// timeouts of 10 s.
+    func insertFile(_ text: String, _ n: UInt64, under parent: NodeID = .root, attributes fileAttributes: InodeAttributes? = nil,
+                    longHandle: Bool = false, observed: AttributeStamp? = nil) throws -> InodeReference {
+        try insert(parent: parent, name: name(text), identity: identity(n), handle: handle(n, long: longHandle),
+                   attributes: fileAttributes ?? DCacheTests.attributes(n), entryTimeout: 10, attributeTimeout: 10, observed: observed)
+    }
+
+    /// Looks `text` up under `parent`.
+    func lookup(_ text: String, under parent: NodeID = .root) -> LookupResult {
+        lookup(parent: parent, name: name(text))
+    }
+
+    /// Looks up the files `populate` named f<i>, for each index, and lets go
+    /// of every hit: the lookup marks them recently used.
+    func use(files indices: some Sequence<Int>) {
+        for i in indices { expectHit(lookup("f\(i)"))?.release() }
+    }
+
+    /// How many of the files f<i> (for each index) a lookup still finds.
+    func hits(files indices: some Sequence<Int>) -> Int {
+        var found = 0
+        for i in indices {
+            if let hit = expectHit(lookup("f\(i)")) {
+                found += 1
+                hit.release()
+            }
+        }
+        return found
+    }
+
+    /// Counts one kernel lookup of each node, as a LOOKUP reply does.
+    func holdInKernel(_ ids: some Sequence<NodeID>, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for id in ids {
+            let inode = try #require(self.inode(id), sourceLocation: sourceLocation)
+            kernelLookup(inode)
+            inode.release()
+        }
+    }
+
+    /// Sets the budget to half the pages resident now and waits for the
+    /// reclaim that wakes: the pages resident before, and the low watermark
+    /// in pages.
+    func cutBudgetToHalf() -> (resident: Int, low: Int) {
+        let resident = residentPages
+        budgetBytes = resident * systemPageSize / 2
+        waitForReclaim()
+        return (resident, Int(Double(budgetBytes) * configuration.lowWatermark) / systemPageSize)
+    }
+
     /// Reclaims until a pass frees nothing: each page pass frees only a few
     /// unused objects per slab that has objects in use (circulation).
     func drain() {

@@ -8,13 +8,10 @@ struct BackingAttributeTests {
     @Test("chmod through an O_PATH descriptor and through an open one changes the mode")
     func chmod() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let path = try scratch.root.openPath("file")
-            defer { try? path.close() }
+            let path = try scratch.makeFileAndOpenPath("file")
             try path.setPermissions([.ownerRead, .groupRead, .setUserID])
             #expect(try scratch.root.stat("file").permissions == [.ownerRead, .groupRead, .setUserID])
-            let open = try scratch.root.open("file", .readOnly)
-            defer { try? open.close() }
+            let open = try scratch.open("file", .readOnly)
             try open.setPermissions(.ownerReadWrite)
             #expect(try scratch.root.stat("file").permissions == .ownerReadWrite)
         }
@@ -23,10 +20,8 @@ struct BackingAttributeTests {
     @Test("chmod of a symlink fails with EOPNOTSUPP and leaves its target alone")
     func chmodSymlink() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target", permissions: .ownerReadWrite)
-            try scratch.root.makeSymbolicLink("link", target: "target")
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            try scratch.makeTargetAndLink(permissions: .ownerReadWrite)
+            let link = try scratch.openPath("link")
             #expect(throws: Errno.notSupported) { try link.setPermissions(.ownerRead) }
             #expect(try scratch.root.stat("target").permissions == .ownerReadWrite)
         }
@@ -35,10 +30,8 @@ struct BackingAttributeTests {
     @Test("chown of a symlink changes the link and not its target; nil keeps an id")
     func chownSymlink() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target")
-            try scratch.root.makeSymbolicLink("link", target: "target")
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            try scratch.makeTargetAndLink()
+            let link = try scratch.openPath("link")
             try link.setOwner(user: UserID(rawValue: 1234), group: nil)
             let stat = try scratch.root.stat("link")
             #expect(stat.userID == UserID(rawValue: 1234))
@@ -53,13 +46,10 @@ struct BackingAttributeTests {
     @Test("truncate works through a writable descriptor and through an O_PATH one")
     func truncate() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file", text: "0123456789")
-            let writable = try scratch.root.open("file", .writeOnly)
-            defer { try? writable.close() }
+            let writable = try scratch.makeFileAndOpen("file", .writeOnly, text: "0123456789")
             try writable.truncate(to: 4)
             #expect(try scratch.text(of: "file") == "0123")
-            let path = try scratch.root.openPath("file")
-            defer { try? path.close() }
+            let path = try scratch.openPath("file")
             try path.truncate(to: 2)
             #expect(try scratch.text(of: "file") == "01")
             try path.truncate(to: 4096)
@@ -70,9 +60,7 @@ struct BackingAttributeTests {
     @Test("truncate through a read-only descriptor fails with EINVAL, and of a directory with EISDIR")
     func truncateRefused() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file", text: "kept")
-            let readOnly = try scratch.root.open("file", .readOnly)
-            defer { try? readOnly.close() }
+            let readOnly = try scratch.makeFileAndOpen("file", .readOnly, text: "kept")
             #expect(throws: Errno.invalidArgument) { try readOnly.truncate(to: 0) }
             #expect(try scratch.text(of: "file") == "kept")
             let root = scratch.root
@@ -83,9 +71,7 @@ struct BackingAttributeTests {
     @Test("setTimes sets exact times, leaves an omitted one alone and sets now")
     func times() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let path = try scratch.root.openPath("file")
-            defer { try? path.close() }
+            let path = try scratch.makeFileAndOpenPath("file")
             try path.setTimes(
                 access: .to(seconds: 1_000_000_000, nanoseconds: 123), modification: .to(seconds: 42, nanoseconds: 7))
             var stat = try scratch.root.stat("file")
@@ -97,8 +83,7 @@ struct BackingAttributeTests {
             #expect(stat.st_atim.tv_sec == 1_000_000_000)
             #expect(stat.st_mtim.tv_sec > 1_600_000_000)
 
-            let open = try scratch.root.open("file", .readOnly)
-            defer { try? open.close() }
+            let open = try scratch.open("file", .readOnly)
             try open.setTimes(access: TimestampUpdate(timespec(tv_sec: 5, tv_nsec: 0)), modification: .unchanged)
             #expect(try scratch.root.stat("file").st_atim.tv_sec == 5)
         }
@@ -110,8 +95,7 @@ struct BackingAttributeTests {
             try scratch.makeFile("target")
             let targetBefore = try scratch.root.stat("target").st_mtim
             try scratch.root.makeSymbolicLink("link", target: "target")
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            let link = try scratch.openPath("link")
             try link.setTimes(access: .to(seconds: 77, nanoseconds: 0), modification: .to(seconds: 88, nanoseconds: 0))
             #expect(try scratch.root.stat("link").st_mtim.tv_sec == 88)
             #expect(try scratch.root.stat("target").st_mtim.tv_sec == targetBefore.tv_sec)
@@ -121,12 +105,9 @@ struct BackingAttributeTests {
     @Test("the /proc route for times, taken on kernels without utimensat(AT_EMPTY_PATH), changes the file and a symlink itself")
     func timesThroughProc() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target")
-            try scratch.root.makeSymbolicLink("link", target: "target")
-            let target = try scratch.root.openPath("target")
-            defer { try? target.close() }
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            try scratch.makeTargetAndLink()
+            let target = try scratch.openPath("target")
+            let link = try scratch.openPath("link")
             try target.setTimes(access: .unchanged, modification: .to(seconds: 11, nanoseconds: 0), throughProc: true)
             try link.setTimes(access: .unchanged, modification: .to(seconds: 22, nanoseconds: 0), throughProc: true)
             #expect(try scratch.root.stat("target").st_mtim.tv_sec == 11)

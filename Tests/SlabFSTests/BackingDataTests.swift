@@ -8,8 +8,7 @@ struct BackingDataTests {
     @Test("pwrite and pread work at offsets and leave the file position alone")
     func positionedIO() throws {
         try withBackingScratch { scratch in
-            let fd = try scratch.root.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
-            defer { try? fd.close() }
+            let fd = try scratch.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
             #expect(try Array("world".utf8).withUnsafeBytes { try fd.write(at: 6, from: $0) } == 5)
             #expect(try Array("hello ".utf8).withUnsafeBytes { try fd.write(at: 0, from: $0) } == 6)
             var buffer = [UInt8](repeating: 0, count: 32)
@@ -23,9 +22,7 @@ struct BackingDataTests {
     @Test("I/O through an O_PATH descriptor fails with EBADF")
     func pathDescriptorIO() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file", text: "x")
-            let path = try scratch.root.openPath("file")
-            defer { try? path.close() }
+            let path = try scratch.makeFileAndOpenPath("file", text: "x")
             var buffer = [UInt8](repeating: 0, count: 1)
             #expect(throws: Errno.badFileDescriptor) {
                 _ = try buffer.withUnsafeMutableBytes { try path.read(at: 0, into: $0) }
@@ -37,8 +34,7 @@ struct BackingDataTests {
     @Test("fsync and fdatasync succeed on a written file")
     func sync() throws {
         try withBackingScratch { scratch in
-            let fd = try scratch.root.open("file", .writeOnly, options: .create, permissions: .ownerReadWrite)
-            defer { try? fd.close() }
+            let fd = try scratch.open("file", .writeOnly, options: .create, permissions: .ownerReadWrite)
             _ = try fd.writeAll("data".utf8)
             try fd.synchronize()
             try fd.synchronize(dataOnly: true)
@@ -50,8 +46,7 @@ struct BackingDataTests {
     @Test("fallocate extends a file, and punching a hole keeps the size and reads zeros")
     func allocate() throws {
         try withBackingScratch { scratch in
-            let fd = try scratch.root.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
-            defer { try? fd.close() }
+            let fd = try scratch.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
             try fd.allocate(offset: 0, length: 65536)
             #expect(try fd.statDescriptor().size == 65536)
             try fd.allocate(offset: 65536, length: 65536, mode: .keepSize)
@@ -77,8 +72,7 @@ struct BackingDataTests {
     @Test("SEEK_DATA and SEEK_HOLE find the data after a hole and the hole after it")
     func seekDataAndHole() throws {
         try withBackingScratch { scratch in
-            let fd = try scratch.root.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
-            defer { try? fd.close() }
+            let fd = try scratch.open("file", .readWrite, options: .create, permissions: .ownerReadWrite)
             let block = [UInt8](repeating: 7, count: 4096)
             let dataStart: Int64 = 1 << 20
             _ = try block.withUnsafeBytes { try fd.write(at: dataStart, from: $0) }
@@ -93,11 +87,8 @@ struct BackingDataTests {
     @Test("copy_file_range copies bytes between files without moving either file position")
     func copyRange() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("source", text: "0123456789")
-            let source = try scratch.root.open("source", .readOnly)
-            defer { try? source.close() }
-            let target = try scratch.root.open("target", .readWrite, options: .create, permissions: .ownerReadWrite)
-            defer { try? target.close() }
+            let source = try scratch.makeFileAndOpen("source", .readOnly, text: "0123456789")
+            let target = try scratch.open("target", .readWrite, options: .create, permissions: .ownerReadWrite)
             #expect(try source.copyRange(from: 2, to: target, at: 1, count: 5) == 5)
             #expect(try source.copyRange(from: 8, to: target, at: 6, count: 100) == 2)
             #expect(try source.copyRange(from: 10, to: target, at: 0, count: 100) == 0)

@@ -16,7 +16,7 @@ struct BackingDirectoryStreamTests {
     func listing() throws {
         try withBackingScratch { scratch in
             let file = try scratch.makeFile("file")
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
+            try scratch.makeDirectory("dir")
             try scratch.root.makeSymbolicLink("link", target: "file")
             let entries = try drain(DirectoryStream(scratch.root))
             let byName = Dictionary(uniqueKeysWithValues: entries.map { (String(decoding: $0.name, as: UTF8.self), $0) })
@@ -107,9 +107,7 @@ struct BackingDirectoryStreamTests {
     @Test("a stream on a directory opened by handle, adopting its descriptor")
     func adopting() throws {
         try withBackingScratch { scratch in
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
-            let dir = try scratch.root.openPath("dir")
-            defer { try? dir.close() }
+            let dir = try scratch.makeDirectoryAndOpenPath("dir")
             try scratch.makeFile("inside", in: dir)
             let handle = try scratch.backing.handle(of: "dir", in: scratch.root)
             let fd = try scratch.backing.open(handle, .readOnly, options: .directory)
@@ -121,9 +119,7 @@ struct BackingDirectoryStreamTests {
     @Test("a stream on a regular file fails with ENOTDIR")
     func notDirectory() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.openPath("file")
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpenPath("file")
             #expect(throws: Errno.notDirectory) { try DirectoryStream(fd) }
         }
     }

@@ -15,13 +15,11 @@ struct BackingEntryTests {
     @Test("stat of a symlink describes the link, not its target")
     func statSymlink() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target", text: "twelve bytes")
-            try scratch.root.makeSymbolicLink("link", target: "target")
+            try scratch.makeTargetAndLink(text: "twelve bytes")
             let stat = try scratch.root.stat("link")
             #expect(stat.type == .symbolicLink)
             #expect(stat.size == 6)
-            let fd = try scratch.root.openPath("link")
-            defer { try? fd.close() }
+            let fd = try scratch.openPath("link")
             #expect(try fd.statDescriptor() == stat)
         }
     }
@@ -41,8 +39,7 @@ struct BackingEntryTests {
                 try scratch.root.open("passwd", .writeOnly, options: .create, permissions: .ownerReadWrite)
             }
             // The link's own O_PATH descriptor is not a directory to look in.
-            let link = try scratch.root.openPath("escape")
-            defer { try? link.close() }
+            let link = try scratch.openPath("escape")
             #expect(throws: Errno.notDirectory) { try link.stat("passwd") }
             #expect(throws: Errno.notDirectory) { try DirectoryStream(link) }
             #expect(try scratch.root.stat("escape").type == .symbolicLink)
@@ -85,7 +82,7 @@ struct BackingEntryTests {
     @Test("opening a directory for writing fails with EISDIR")
     func directoryForWriting() throws {
         try withBackingScratch { scratch in
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
+            try scratch.makeDirectory("dir")
             #expect(throws: Errno.isDirectory) { try scratch.root.open("dir", .readWrite) }
             let fd = try scratch.root.open("dir", .readOnly, options: .directory)
             try fd.close()
@@ -97,8 +94,7 @@ struct BackingEntryTests {
         try withBackingScratch { scratch in
             try scratch.makeFile("file")
             #expect(throws: Errno.notDirectory) { try scratch.root.open("file", .readOnly, options: .directory) }
-            let fd = try scratch.root.open("file", .readOnly)
-            defer { try? fd.close() }
+            let fd = try scratch.open("file", .readOnly)
             #expect(throws: Errno.notDirectory) { try fd.stat("anything") }
             #expect(throws: Errno.notDirectory) { try fd.makeDirectory("sub", permissions: .ownerReadWriteExecute) }
         }
@@ -150,8 +146,7 @@ struct BackingEntryTests {
             let target: [UInt8] = Array("../not/resolved//here/".utf8) + [0xff]
             try scratch.root.makeSymbolicLink("link", target: target)
             #expect(try scratch.root.readLink("link") == target)
-            let fd = try scratch.root.openPath("link")
-            defer { try? fd.close() }
+            let fd = try scratch.openPath("link")
             #expect(try fd.readLink() == target)
             #expect(throws: Errno.invalidArgument) { try scratch.root.makeSymbolicLink("bad", target: [0x61, 0]) }
             #expect(throws: Errno.fileExists) { try scratch.root.makeSymbolicLink("link", target: "other") }
@@ -170,7 +165,7 @@ struct BackingEntryTests {
     func unlink() throws {
         try withBackingScratch { scratch in
             try scratch.makeFile("file")
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
+            try scratch.makeDirectory("dir")
             try scratch.root.remove("file")
             #expect(throws: Errno.isDirectory) { try scratch.root.remove("dir") }
             #expect(throws: Errno.noSuchFileOrDirectory) { try scratch.root.remove("file") }
@@ -181,9 +176,7 @@ struct BackingEntryTests {
     @Test("rmdir refuses a non-empty directory with ENOTEMPTY and a file with ENOTDIR")
     func rmdir() throws {
         try withBackingScratch { scratch in
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
-            let dir = try scratch.root.openPath("dir")
-            defer { try? dir.close() }
+            let dir = try scratch.makeDirectoryAndOpenPath("dir")
             try scratch.makeFile("inside", in: dir)
             try scratch.makeFile("file")
             #expect(throws: Errno.directoryNotEmpty) { try scratch.root.removeDirectory("dir") }
@@ -213,7 +206,7 @@ struct BackingEntryTests {
     func renameExchange() throws {
         try withBackingScratch { scratch in
             try scratch.makeFile("a", text: "A")
-            try scratch.root.makeDirectory("b", permissions: .ownerReadWriteExecute)
+            try scratch.makeDirectory("b")
             try scratch.root.rename("a", to: scratch.root, as: "b", flags: .exchange)
             #expect(try scratch.root.stat("a").type == .directory)
             #expect(try scratch.text(of: "b") == "A")
@@ -238,9 +231,7 @@ struct BackingEntryTests {
     @Test("a plain rename moves across directories and replaces the target")
     func renamePlain() throws {
         try withBackingScratch { scratch in
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
-            let dir = try scratch.root.openPath("dir")
-            defer { try? dir.close() }
+            let dir = try scratch.makeDirectoryAndOpenPath("dir")
             try scratch.makeFile("a", text: "A")
             try scratch.makeFile("b", in: dir, text: "B")
             try scratch.root.rename("a", to: dir, as: "b")
@@ -269,8 +260,7 @@ struct BackingEntryTests {
     func linkFromDescriptor() throws {
         try withBackingScratch { scratch in
             let stat = try scratch.makeFile("a")
-            let fd = try scratch.root.openPath("a")
-            defer { try? fd.close() }
+            let fd = try scratch.openPath("a")
             try scratch.root.rename("a", to: scratch.root, as: "moved")
             try fd.link(into: scratch.root, as: "b")
             #expect(try scratch.root.stat("b").inode == stat.inode)
@@ -281,9 +271,7 @@ struct BackingEntryTests {
     @Test("reopen turns an O_PATH descriptor into a readable one after its name is renamed")
     func reopen() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("a", text: "hello")
-            let path = try scratch.root.openPath("a")
-            defer { try? path.close() }
+            let path = try scratch.makeFileAndOpenPath("a", text: "hello")
             try scratch.root.rename("a", to: scratch.root, as: "b")
             #expect(throws: Errno.badFileDescriptor) {
                 _ = try [UInt8](repeating: 0, count: 1).withUnsafeBytes { try path.write(at: 0, from: $0) }
@@ -299,10 +287,8 @@ struct BackingEntryTests {
     @Test("reopen of a symlink's O_PATH descriptor fails with ELOOP")
     func reopenSymlink() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target")
-            try scratch.root.makeSymbolicLink("link", target: "target")
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            try scratch.makeTargetAndLink()
+            let link = try scratch.openPath("link")
             #expect(throws: Errno.tooManySymbolicLinkLevels) { try link.reopen(.readOnly) }
         }
     }

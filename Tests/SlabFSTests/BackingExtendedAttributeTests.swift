@@ -7,9 +7,7 @@ struct BackingExtendedAttributeTests {
     @Test("set, get, list and remove a user attribute through an open descriptor")
     func roundTrip() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.open("file", .readOnly)
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpen("file", .readOnly)
             try fd.setExtendedAttribute("user.colour", to: Array("blue".utf8))
             try fd.setExtendedAttribute("user.empty", to: [])
             #expect(try fd.extendedAttribute("user.colour") == Array("blue".utf8))
@@ -23,9 +21,7 @@ struct BackingExtendedAttributeTests {
     @Test("extended attributes of an O_PATH descriptor are reached through /proc")
     func throughPathDescriptor() throws {
         try withBackingScratch { scratch in
-            try scratch.root.makeDirectory("dir", permissions: .ownerReadWriteExecute)
-            let path = try scratch.root.openPath("dir")
-            defer { try? path.close() }
+            let path = try scratch.makeDirectoryAndOpenPath("dir")
             try path.setExtendedAttribute("user.tag", to: [1, 2, 3])
             #expect(try path.extendedAttribute("user.tag") == [1, 2, 3])
             #expect(try path.extendedAttributeNames() == ["user.tag"])
@@ -37,9 +33,7 @@ struct BackingExtendedAttributeTests {
     @Test("an empty buffer asks for the length and a short buffer gives ERANGE")
     func sizes() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.openPath("file")
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpenPath("file")
             try fd.setExtendedAttribute("user.long", to: [UInt8](repeating: 5, count: 100))
             let empty = UnsafeMutableRawBufferPointer(start: nil, count: 0)
             #expect(try fd.extendedAttribute("user.long", into: empty) == 100)
@@ -57,9 +51,7 @@ struct BackingExtendedAttributeTests {
     @Test("XATTR_CREATE over an existing attribute gives EEXIST, XATTR_REPLACE of a missing one ENODATA")
     func createAndReplace() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.open("file", .readOnly)
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpen("file", .readOnly)
             try fd.setExtendedAttribute("user.a", to: [1], flags: .create)
             #expect(throws: Errno.fileExists) { try fd.setExtendedAttribute("user.a", to: [2], flags: .create) }
             #expect(throws: Errno.noData) { try fd.setExtendedAttribute("user.b", to: [2], flags: .replace) }
@@ -71,9 +63,7 @@ struct BackingExtendedAttributeTests {
     @Test("a missing attribute gives ENODATA on get and on remove")
     func missing() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.openPath("file")
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpenPath("file")
             #expect(throws: Errno.noData) { try fd.extendedAttribute("user.none") }
             #expect(throws: Errno.noData) { try fd.removeExtendedAttribute("user.none") }
         }
@@ -82,16 +72,13 @@ struct BackingExtendedAttributeTests {
     @Test("attributes of a symlink's O_PATH descriptor belong to the link, not its target")
     func symlink() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target")
-            try scratch.root.makeSymbolicLink("link", target: "target")
-            let link = try scratch.root.openPath("link")
-            defer { try? link.close() }
+            try scratch.makeTargetAndLink()
+            let link = try scratch.openPath("link")
             // user.* is for files and directories only; trusted.* (root) is allowed on links.
             #expect(throws: Errno.notPermitted) { try link.setExtendedAttribute("user.x", to: [1]) }
             try link.setExtendedAttribute("trusted.x", to: [1])
             #expect(try link.extendedAttribute("trusted.x") == [1])
-            let target = try scratch.root.openPath("target")
-            defer { try? target.close() }
+            let target = try scratch.openPath("target")
             #expect(throws: Errno.noData) { try target.extendedAttribute("trusted.x") }
         }
     }

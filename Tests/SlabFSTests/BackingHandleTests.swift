@@ -11,8 +11,7 @@ struct BackingHandleTests {
             try scratch.makeFile("before", text: "contents")
             let handle = try scratch.backing.handle(of: "before", in: scratch.root)
             try scratch.root.rename("before", to: scratch.root, as: "after")
-            let fd = try scratch.backing.open(handle, .readOnly)
-            defer { try? fd.close() }
+            let fd = try scratch.keep(scratch.backing.open(handle, .readOnly))
             #expect(try fd.statDescriptor().inode == scratch.root.stat("after").inode)
             var buffer = [UInt8](repeating: 0, count: 16)
             let count = try buffer.withUnsafeMutableBytes { try fd.read(at: 0, into: $0) }
@@ -30,8 +29,7 @@ struct BackingHandleTests {
             let rebuilt = try #require(BackingHandle(type: handle.type, bytes: stored))
             #expect(rebuilt == handle)
             #expect(rebuilt.hashValue == handle.hashValue)
-            let fd = try scratch.backing.open(rebuilt, .readOnly, options: .path)
-            defer { try? fd.close() }
+            let fd = try scratch.keep(scratch.backing.open(rebuilt, .readOnly, options: .path))
             #expect(try fd.statDescriptor().inode == stat.inode)
         }
     }
@@ -39,9 +37,7 @@ struct BackingHandleTests {
     @Test("a handle taken from a descriptor equals the one taken by name")
     func fromDescriptor() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("file")
-            let fd = try scratch.root.openPath("file")
-            defer { try? fd.close() }
+            let fd = try scratch.makeFileAndOpenPath("file")
             #expect(try scratch.backing.handle(of: fd) == scratch.backing.handle(of: "file", in: scratch.root))
         }
     }
@@ -75,11 +71,9 @@ struct BackingHandleTests {
     @Test("a symlink's handle names the link: O_PATH opens it, anything else gives ELOOP")
     func symlinkHandle() throws {
         try withBackingScratch { scratch in
-            try scratch.makeFile("target")
-            try scratch.root.makeSymbolicLink("link", target: "target")
+            try scratch.makeTargetAndLink()
             let handle = try scratch.backing.handle(of: "link", in: scratch.root)
-            let fd = try scratch.backing.open(handle, .readOnly, options: .path)
-            defer { try? fd.close() }
+            let fd = try scratch.keep(scratch.backing.open(handle, .readOnly, options: .path))
             #expect(try fd.statDescriptor().type == .symbolicLink)
             #expect(throws: Errno.tooManySymbolicLinkLevels) { try scratch.backing.open(handle, .readOnly) }
         }
@@ -96,8 +90,7 @@ struct BackingHandleTests {
                 Issue.record("ext4 and tmpfs give handles, got \(found.locator)")
                 return
             }
-            let fd = try scratch.backing.open(found.locator, .readOnly)
-            defer { try? fd.close() }
+            let fd = try scratch.keep(scratch.backing.open(found.locator, .readOnly))
             #expect(try fd.statDescriptor().inode == stat.inode)
             #expect(try scratch.backing.handle(of: fd) == handle)
             #expect(throws: Errno.noSuchFileOrDirectory) { try scratch.backing.lookup("absent", in: scratch.root) }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import SlabFS
+import Synchronization
 import SystemPackage
 
 /// A fresh backing directory under /tmp, removed when the test is done.
@@ -8,6 +9,72 @@ struct BackingScratch {
     let path: String
     let backing: BackingDirectory
     var root: FileDescriptor { backing.root }
+
+    /// What `open` and `openPath` opened: closed when `withBackingScratch` returns.
+    final class Descriptors: Sendable {
+        private let opened = Mutex<[FileDescriptor]>([])
+        func append(_ fd: FileDescriptor) { opened.withLock { $0.append(fd) } }
+        func closeAll() {
+            let all = opened.withLock { opened in defer { opened = [] }; return opened }
+            for fd in all.reversed() { try? fd.close() }
+        }
+    }
+    let descriptors = Descriptors()
+
+    /// Keeps `fd` open until the scratch goes, then closes it.
+    func keep(_ fd: FileDescriptor) -> FileDescriptor {
+        descriptors.append(fd)
+        return fd
+    }
+
+    /// Opens `name` in the root as `FileDescriptor.open(_:_:options:permissions:)`
+    /// does; the descriptor is closed when the scratch is.
+    func open(
+        _ name: BackingName, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
+        permissions: FilePermissions? = nil
+    ) throws -> FileDescriptor {
+        keep(try root.open(name, mode, options: options, permissions: permissions))
+    }
+
+    /// An O_PATH descriptor of `name` in the root (the link itself, for a
+    /// symlink), closed when the scratch is.
+    func openPath(_ name: BackingName) throws -> FileDescriptor {
+        keep(try root.openPath(name))
+    }
+
+    /// Creates the directory `name` in the root, rwx for its owner.
+    func makeDirectory(_ name: BackingName) throws {
+        try root.makeDirectory(name, permissions: .ownerReadWriteExecute)
+    }
+
+    /// Creates the file `name` in the root (as `makeFile` does) and opens it
+    /// with `mode`; the descriptor is closed when the scratch is.
+    func makeFileAndOpen(_ name: BackingName, _ mode: FileDescriptor.AccessMode, text: String = "") throws -> FileDescriptor {
+        try makeFile(name, text: text)
+        return try open(name, mode)
+    }
+
+    /// Creates the file `name` in the root (as `makeFile` does) and returns
+    /// an O_PATH descriptor of it, closed when the scratch is.
+    func makeFileAndOpenPath(_ name: BackingName, text: String = "") throws -> FileDescriptor {
+        try makeFile(name, text: text)
+        return try openPath(name)
+    }
+
+    /// Creates the directory `name` in the root, rwx for its owner, and
+    /// returns an O_PATH descriptor of it, closed when the scratch is.
+    func makeDirectoryAndOpenPath(_ name: BackingName) throws -> FileDescriptor {
+        try makeDirectory(name)
+        return try openPath(name)
+    }
+
+    /// Creates the file "target" (as `makeFile` does) and "link", a symlink to it.
+    @discardableResult
+    func makeTargetAndLink(text: String = "", permissions: FilePermissions = [.ownerReadWrite]) throws -> Stat {
+        let target = try makeFile("target", text: text, permissions: permissions)
+        try root.makeSymbolicLink("link", target: "target")
+        return target
+    }
 
     /// The names in the root, "." and ".." left out, sorted.
     func names() throws -> [String] {
@@ -54,7 +121,9 @@ func withBackingScratch<Result>(_ body: (BackingScratch) throws -> Result) throw
     defer { try? FileManager.default.removeItem(atPath: path) }
     let backing = try BackingDirectory(path: FilePath(path))
     defer { backing.close() }
-    return try body(BackingScratch(path: path, backing: backing))
+    let scratch = BackingScratch(path: path, backing: backing)
+    defer { scratch.descriptors.closeAll() }
+    return try body(scratch)
 }
 
 /// The user and group tests switch to.

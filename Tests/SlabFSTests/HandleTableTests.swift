@@ -11,18 +11,22 @@ import Testing
 /// identity only, and never of a handle already released.
 @Suite("HandleTable")
 struct HandleTableTests {
-    /// Files f0..f(count-1) in a scratch directory, open for reading, with
-    /// their identities; closed afterwards unless a test closed them.
-    private func withOpenFiles(_ count: Int, _ body: (BackingScratch, [FileDescriptor], [BackingIdentity]) throws -> Void) throws {
+    /// Files f0..f(count-1) in a scratch directory, with their identities.
+    private func withFiles(_ count: Int, _ body: (BackingScratch, [BackingIdentity]) throws -> Void) throws {
         try withBackingScratch { scratch in
-            var descriptors: [FileDescriptor] = []
-            var identities: [BackingIdentity] = []
-            for index in 0..<count {
-                let name = try BackingName(validating: "f\(index)")
-                let status = try scratch.makeFile(name).rawValue
-                descriptors.append(try scratch.root.open(name, .readOnly))
-                identities.append(BackingIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)))
+            let identities = try (0..<count).map { index in
+                let status = try scratch.makeFile(BackingName(validating: "f\(index)")).rawValue
+                return BackingIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
             }
+            try body(scratch, identities)
+        }
+    }
+
+    /// Files f0..f(count-1) in a scratch directory, open for reading (closed
+    /// when the scratch is), with their identities.
+    private func withOpenFiles(_ count: Int, _ body: (BackingScratch, [FileDescriptor], [BackingIdentity]) throws -> Void) throws {
+        try withFiles(count) { scratch, identities in
+            let descriptors = try (0..<count).map { try scratch.open(BackingName(validating: "f\($0)"), .readOnly) }
             try body(scratch, descriptors, identities)
         }
     }
@@ -39,7 +43,6 @@ struct HandleTableTests {
     @Test("a node's open handle lends a duplicate of its own descriptor")
     func duplicateOfTheNodesFile() throws {
         try withOpenFiles(2) { _, files, identities in
-            defer { files.forEach { try? $0.close() } }
             let table = HandleTable()
             _ = table.insert(entry(files[0], node: 2, identities[0]))
             _ = table.insert(entry(files[1], node: 3, identities[1]))
@@ -56,7 +59,6 @@ struct HandleTableTests {
     @Test("a reused node id does not reach the file its old handle opened")
     func identityMustMatch() throws {
         try withOpenFiles(2) { _, files, identities in
-            defer { files.forEach { try? $0.close() } }
             let table = HandleTable()
             _ = table.insert(entry(files[0], node: 2, identities[0]))
             #expect(table.duplicateDescriptor(of: NodeID(2), identity: identities[1]) == nil)
@@ -66,9 +68,7 @@ struct HandleTableTests {
     @Test("with two handles on a node, releasing one leaves the other's; releasing both, none")
     func releasedHandlesLendNothing() throws {
         try withOpenFiles(1) { scratch, files, identities in
-            defer { files.forEach { try? $0.close() } }
-            let second = try scratch.root.open(try BackingName(validating: "f0"), .readOnly)
-            defer { try? second.close() }
+            let second = try scratch.open(try BackingName(validating: "f0"), .readOnly)
             let table = HandleTable()
             let first = table.insert(entry(files[0], node: 2, identities[0]))
             let other = table.insert(entry(second, node: 2, identities[0]))
@@ -87,8 +87,7 @@ struct HandleTableTests {
 
     @Test("duplicates taken while handles open and close are always of the right file")
     func concurrentReleases() throws {
-        try withOpenFiles(1) { scratch, files, identities in
-            try files[0].close()
+        try withFiles(1) { scratch, identities in
             let table = HandleTable()
             let name = try BackingName(validating: "f0")
             let stop = Atomic(false)

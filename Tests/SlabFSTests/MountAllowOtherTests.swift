@@ -10,41 +10,41 @@ import Testing
 struct MountAllowOtherTests {
     @Test("with allow_other, nobody creates files owned by nobody and cannot read root's 0600 file")
     func callerCredentials() throws {
-        let mount = try MountedSlabfs(["-o", "allow_other"])
-        defer { mount.tearDown() }
-        #expect(chmod(mount.source, 0o777) == 0)
-        try writeFile(mount.backing("secret"), "root only")
-        #expect(chmod(mount.backing("secret"), 0o600) == 0)
+        try withMount(["-o", "allow_other"]) { mount in
+            #expect(chmod(mount.source, 0o777) == 0)
+            try writeFile(mount.backing("secret"), "root only")
+            #expect(chmod(mount.backing("secret"), 0o600) == 0)
 
-        let created = asNobody("echo hi > '\(mount.mounted("by-nobody"))' && mkdir '\(mount.mounted("dir-by-nobody"))'")
-        #expect(created.status == 0, "\(created.output)")
-        for name in ["by-nobody", "dir-by-nobody"] {
-            let owner = try fileStatus(mount.backing(name)).get()
-            #expect(owner.st_uid == 65534 && owner.st_gid == 65534, "\(name)")
+            let created = asNobody("echo hi > '\(mount.mounted("by-nobody"))' && mkdir '\(mount.mounted("dir-by-nobody"))'")
+            #expect(created.status == 0, "\(created.output)")
+            for name in ["by-nobody", "dir-by-nobody"] {
+                let owner = try fileStatus(mount.backing(name)).get()
+                #expect(owner.st_uid == 65534 && owner.st_gid == 65534, "\(name)")
+            }
+            #expect(try readFile(mount.backing("by-nobody")) == "hi\n")
+
+            let read = asNobody("cat '\(mount.mounted("secret"))'")
+            #expect(read.status != 0)
+            #expect(read.output.contains("Permission denied"), "\(read.output)")
+            let chown = asNobody("chown 0 '\(mount.mounted("by-nobody"))'")
+            #expect(chown.status != 0)
+            #expect((try fileStatus(mount.backing("by-nobody")).get()).st_uid == 65534)
         }
-        #expect(try readFile(mount.backing("by-nobody")) == "hi\n")
-
-        let read = asNobody("cat '\(mount.mounted("secret"))'")
-        #expect(read.status != 0)
-        #expect(read.output.contains("Permission denied"), "\(read.output)")
-        let chown = asNobody("chown 0 '\(mount.mounted("by-nobody"))'")
-        #expect(chown.status != 0)
-        #expect((try fileStatus(mount.backing("by-nobody")).get()).st_uid == 65534)
     }
 
     @Test("with allow_other, a caller's supplementary group grants access in the backing directory")
     func supplementaryGroups() throws {
-        let mount = try MountedSlabfs(["-o", "allow_other"])
-        defer { mount.tearDown() }
-        #expect(mkdir(mount.backing("team"), 0o700) == 0)
-        #expect(chown(mount.backing("team"), 0, 4242) == 0)
-        #expect(chmod(mount.backing("team"), 0o770) == 0)  // not through the umask
-        let member = asNobody("touch '\(mount.mounted("team/by-member"))'", groups: "4242")
-        #expect(member.status == 0, "\(member.output)")
-        #expect((try fileStatus(mount.backing("team/by-member")).get()).st_uid == 65534)
-        let outsider = asNobody("touch '\(mount.mounted("team/by-outsider"))'")
-        #expect(outsider.status != 0)
-        #expect(fileStatus(mount.backing("team/by-outsider")).failureErrno == ENOENT)
+        try withMount(["-o", "allow_other"]) { mount throws in  // (its only `try`s are inside #expect)
+            #expect(mkdir(mount.backing("team"), 0o700) == 0)
+            #expect(chown(mount.backing("team"), 0, 4242) == 0)
+            #expect(chmod(mount.backing("team"), 0o770) == 0)  // not through the umask
+            let member = asNobody("touch '\(mount.mounted("team/by-member"))'", groups: "4242")
+            #expect(member.status == 0, "\(member.output)")
+            #expect((try fileStatus(mount.backing("team/by-member")).get()).st_uid == 65534)
+            let outsider = asNobody("touch '\(mount.mounted("team/by-outsider"))'")
+            #expect(outsider.status != 0)
+            #expect(fileStatus(mount.backing("team/by-outsider")).failureErrno == ENOENT)
+        }
     }
 
     /// Runs a shell command as nobody:nogroup with no supplementary groups

@@ -15,111 +15,111 @@ import Testing
 struct MountCoherenceTests {
     @Test("with the default coherence, creates, renames, chmods, appends and unlinks behind the mount show within a second")
     func changesBehindShow() throws {
-        let mount = try MountedSlabfs()
-        defer { mount.tearDown() }
-        let stats = try statistics(mount)
-        // Events work here (root, ext4 or tmpfs under /tmp); if not, the
-        // mount says why, and this test has nothing to check.
-        try #require(stats.coherence?.mode == "events", "coherence: \(String(describing: stats.coherence))")
-        #expect(stats.configuration["entry_timeout"] == "3600.0" && stats.configuration["cache_timeout"] == "3600.0")
-        try writeFile(mount.backing("kept"), "one")
-        try writeFile(mount.backing("moved"), "two")
-        // Cached in the kernel and in the daemon.
-        #expect(try readFile(mount.mounted("kept")) == "one")
-        #expect(fileStatus(mount.mounted("moved")).failureErrno == 0)
-        #expect(fileStatus(mount.mounted("new")).failureErrno == ENOENT)
-        _ = try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint)
+        try withMount { mount in
+            let stats = try statistics(mount)
+            // Events work here (root, ext4 or tmpfs under /tmp); if not, the
+            // mount says why, and this test has nothing to check.
+            try #require(stats.coherence?.mode == "events", "coherence: \(String(describing: stats.coherence))")
+            #expect(stats.configuration["entry_timeout"] == "3600.0" && stats.configuration["cache_timeout"] == "3600.0")
+            try writeFile(mount.backing("kept"), "one")
+            try writeFile(mount.backing("moved"), "two")
+            // Cached in the kernel and in the daemon.
+            #expect(try readFile(mount.mounted("kept")) == "one")
+            #expect(fileStatus(mount.mounted("moved")).failureErrno == 0)
+            #expect(fileStatus(mount.mounted("new")).failureErrno == ENOENT)
+            _ = try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint)
 
-        try writeFile(mount.backing("new"), "three")
-        #expect(eventually { (try? readFile(mount.mounted("new"))) == "three" }, "a created file shows")
-        #expect(eventually { (try? FileManager.default.contentsOfDirectory(atPath: mount.mountpoint))?.contains("new") == true },
-                "and is listed")
-        #expect(rename(mount.backing("moved"), mount.backing("renamed")) == 0)
-        #expect(eventually { fileStatus(mount.mounted("moved")).failureErrno == ENOENT
-            && fileStatus(mount.mounted("renamed")).failureErrno == 0 }, "a rename shows")
-        #expect(chmod(mount.backing("kept"), 0o600) == 0)
-        #expect(eventually { (try? fileStatus(mount.mounted("kept")).get().st_mode & 0o777) == 0o600 }, "a chmod shows")
-        let appended = try FileHandle(forWritingTo: URL(fileURLWithPath: mount.backing("kept")))
-        appended.seekToEndOfFile()
-        appended.write(Data(" and more".utf8))
-        try appended.close()
-        #expect(eventually { (try? readFile(mount.mounted("kept"))) == "one and more" }, "an append shows, size and data")
-        #expect(unlink(mount.backing("renamed")) == 0)
-        #expect(eventually { fileStatus(mount.mounted("renamed")).failureErrno == ENOENT }, "an unlink shows")
-        let after = try statistics(mount)
-        #expect((after.coherence?.namesInvalidated ?? 0) > 0 && (after.coherence?.kernelNotifications ?? 0) > 0)
+            try writeFile(mount.backing("new"), "three")
+            #expect(eventually { (try? readFile(mount.mounted("new"))) == "three" }, "a created file shows")
+            #expect(eventually { (try? FileManager.default.contentsOfDirectory(atPath: mount.mountpoint))?.contains("new") == true },
+                    "and is listed")
+            #expect(rename(mount.backing("moved"), mount.backing("renamed")) == 0)
+            #expect(eventually { fileStatus(mount.mounted("moved")).failureErrno == ENOENT
+                && fileStatus(mount.mounted("renamed")).failureErrno == 0 }, "a rename shows")
+            #expect(chmod(mount.backing("kept"), 0o600) == 0)
+            #expect(eventually { (try? fileStatus(mount.mounted("kept")).get().st_mode & 0o777) == 0o600 }, "a chmod shows")
+            let appended = try FileHandle(forWritingTo: URL(fileURLWithPath: mount.backing("kept")))
+            appended.seekToEndOfFile()
+            appended.write(Data(" and more".utf8))
+            try appended.close()
+            #expect(eventually { (try? readFile(mount.mounted("kept"))) == "one and more" }, "an append shows, size and data")
+            #expect(unlink(mount.backing("renamed")) == 0)
+            #expect(eventually { fileStatus(mount.mounted("renamed")).failureErrno == ENOENT }, "an unlink shows")
+            let after = try statistics(mount)
+            #expect((after.coherence?.namesInvalidated ?? 0) > 0 && (after.coherence?.kernelNotifications ?? 0) > 0)
+        }
     }
 
     @Test("events arriving while reclaim and compaction run on a tiny cache leave names and data right")
     func eventsDuringReclaim() throws {
-        let mount = try MountedSlabfs(["--cache-size", "64K"])
-        defer { mount.tearDown() }
-        try #require(try statistics(mount).coherence?.mode == "events")
-        let directories = 8, files = 150
-        for directory in 0..<directories {
-            try FileManager.default.createDirectory(atPath: mount.backing("d\(directory)"), withIntermediateDirectories: false)
-            for index in 0..<files { try writeFile(mount.backing("d\(directory)/f\(index)"), "v0 \(index)") }
-        }
-        for directory in 0..<directories {
-            for index in 0..<files { _ = fileStatus(mount.mounted("d\(directory)/f\(index)")) }
-        }
-        let done = Atomic<Bool>(false)
-        let mountpoint = mount.mountpoint, source = mount.source
-        DispatchQueue.concurrentPerform(iterations: 3) { role in
-            switch role {
-            case 0:
-                // Behind the mount: rewrite, rename, remove and create.
-                for round in 1...3 {
-                    for directory in 0..<directories {
-                        for index in stride(from: round % 3, to: files, by: 3) {
-                            let path = "\(source)/d\(directory)/f\(index)"
-                            switch index % 4 {
-                            case 0: try? writeFile(path, "v\(round) \(index) rewritten")
-                            case 1: _ = rename(path, path + ".r\(round)")
-                            case 2: _ = chmod(path, 0o600)
-                            default: _ = unlink(path)
+        try withMount(["--cache-size", "64K"]) { mount in
+            try #require(try statistics(mount).coherence?.mode == "events")
+            let directories = 8, files = 150
+            for directory in 0..<directories {
+                try FileManager.default.createDirectory(atPath: mount.backing("d\(directory)"), withIntermediateDirectories: false)
+                for index in 0..<files { try writeFile(mount.backing("d\(directory)/f\(index)"), "v0 \(index)") }
+            }
+            for directory in 0..<directories {
+                for index in 0..<files { _ = fileStatus(mount.mounted("d\(directory)/f\(index)")) }
+            }
+            let done = Atomic<Bool>(false)
+            let mountpoint = mount.mountpoint, source = mount.source
+            DispatchQueue.concurrentPerform(iterations: 3) { role in
+                switch role {
+                case 0:
+                    // Behind the mount: rewrite, rename, remove and create.
+                    for round in 1...3 {
+                        for directory in 0..<directories {
+                            for index in stride(from: round % 3, to: files, by: 3) {
+                                let path = "\(source)/d\(directory)/f\(index)"
+                                switch index % 4 {
+                                case 0: try? writeFile(path, "v\(round) \(index) rewritten")
+                                case 1: _ = rename(path, path + ".r\(round)")
+                                case 2: _ = chmod(path, 0o600)
+                                default: _ = unlink(path)
+                                }
+                                try? writeFile("\(source)/d\(directory)/n\(round)-\(index)", "new \(round)")
                             }
-                            try? writeFile("\(source)/d\(directory)/n\(round)-\(index)", "new \(round)")
+                        }
+                    }
+                    done.store(true, ordering: .relaxed)
+                case 1:
+                    // Reclaim and compaction, over and over.
+                    while !done.load(ordering: .relaxed) {
+                        for (name, value) in [("user.slabfs.reclaim", "100000"), ("user.slabfs.compact", "1")] {
+                            _ = try? withPath(mountpoint) { (descriptor) throws(Errno) in
+                                try descriptor.setExtendedAttribute(name, to: Array(value.utf8))
+                            }
+                        }
+                    }
+                default:
+                    // Requests through the mount meanwhile.
+                    while !done.load(ordering: .relaxed) {
+                        for directory in 0..<directories {
+                            _ = try? FileManager.default.contentsOfDirectory(atPath: "\(mountpoint)/d\(directory)")
+                            for index in stride(from: 0, to: files, by: 7) { _ = fileStatus("\(mountpoint)/d\(directory)/f\(index)") }
                         }
                     }
                 }
-                done.store(true, ordering: .relaxed)
-            case 1:
-                // Reclaim and compaction, over and over.
-                while !done.load(ordering: .relaxed) {
-                    for (name, value) in [("user.slabfs.reclaim", "100000"), ("user.slabfs.compact", "1")] {
-                        _ = try? withPath(mountpoint) { (descriptor) throws(Errno) in
-                            try descriptor.setExtendedAttribute(name, to: Array(value.utf8))
-                        }
-                    }
-                }
-            default:
-                // Requests through the mount meanwhile.
-                while !done.load(ordering: .relaxed) {
-                    for directory in 0..<directories {
-                        _ = try? FileManager.default.contentsOfDirectory(atPath: "\(mountpoint)/d\(directory)")
-                        for index in stride(from: 0, to: files, by: 7) { _ = fileStatus("\(mountpoint)/d\(directory)/f\(index)") }
+            }
+            // Every name, mode and byte through the mount as in the backing directory.
+            func snapshot(_ root: String) -> [String] {
+                (0..<directories).flatMap { directory -> [String] in
+                    let path = "\(root)/d\(directory)"
+                    let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+                    return names.map { name in
+                        let status = try? fileStatus("\(path)/\(name)").get()
+                        let data = (try? readFile("\(path)/\(name)")) ?? "?"
+                        return "d\(directory)/\(name) \(String(status?.st_mode ?? 0, radix: 8)) \(data)"
                     }
                 }
             }
+            let backing = snapshot(source)
+            #expect(eventually(within: 2) { snapshot(mountpoint) == backing },
+                    "the mount differs from the backing directory: \(Set(snapshot(mountpoint)).symmetricDifference(backing).sorted().prefix(5))")
+            let stats = try statistics(mount)
+            #expect(stats.cache[.reclaimPasses] > 0)
+            #expect((stats.coherence?.namesInvalidated ?? 0) > 0)
         }
-        // Every name, mode and byte through the mount as in the backing directory.
-        func snapshot(_ root: String) -> [String] {
-            (0..<directories).flatMap { directory -> [String] in
-                let path = "\(root)/d\(directory)"
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-                return names.map { name in
-                    let status = try? fileStatus("\(path)/\(name)").get()
-                    let data = (try? readFile("\(path)/\(name)")) ?? "?"
-                    return "d\(directory)/\(name) \(String(status?.st_mode ?? 0, radix: 8)) \(data)"
-                }
-            }
-        }
-        let backing = snapshot(source)
-        #expect(eventually(within: 2) { snapshot(mountpoint) == backing },
-                "the mount differs from the backing directory: \(Set(snapshot(mountpoint)).symmetricDifference(backing).sorted().prefix(5))")
-        let stats = try statistics(mount)
-        #expect(stats.cache[.reclaimPasses] > 0)
-        #expect((stats.coherence?.namesInvalidated ?? 0) > 0)
     }
 }

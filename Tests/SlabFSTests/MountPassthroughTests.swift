@@ -28,33 +28,33 @@ struct MountPassthroughTests {
 
     @Test("by default, a regular file's reads and writes go to the backing file without a request; a setuid file's come to slabfs")
     func readsAndWritesBypassTheDaemon() throws {
-        let mount = try MountedSlabfs()
-        defer { mount.tearDown() }
-        let stats = try statistics(mount)
-        try #require(stats.passthrough?.mode == "on", "passthrough: \(String(describing: stats.passthrough))")
-        let (writesBefore, readsBefore) = (try requests(mount, "write"), try requests(mount, "read"))
-        for index in 0..<20 {
-            try writeFile(mount.mounted("f\(index)"), String(repeating: "\(index % 10)", count: 4096))
-        }
-        for index in 0..<20 {
-            #expect(try readFile(mount.backing("f\(index)")) == String(repeating: "\(index % 10)", count: 4096))
-        }
-        // Cold reads: from the backing file, past the kernel's page cache.
-        for index in 0..<20 {
-            #expect(try readFile(mount.mounted("f\(index)")) == String(repeating: "\(index % 10)", count: 4096))
-        }
-        #expect(try requests(mount, "write") == writesBefore)
-        #expect(try requests(mount, "read") == readsBefore)
-        #expect(try statistics(mount).passthrough?.registrations ?? 0 >= 20)
-        #expect(try statistics(mount).passthrough?.openInodes == 0, "no inode is open after the last close")
+        try withMount { mount in
+            let stats = try statistics(mount)
+            try #require(stats.passthrough?.mode == "on", "passthrough: \(String(describing: stats.passthrough))")
+            let (writesBefore, readsBefore) = (try requests(mount, "write"), try requests(mount, "read"))
+            for index in 0..<20 {
+                try writeFile(mount.mounted("f\(index)"), String(repeating: "\(index % 10)", count: 4096))
+            }
+            for index in 0..<20 {
+                #expect(try readFile(mount.backing("f\(index)")) == String(repeating: "\(index % 10)", count: 4096))
+            }
+            // Cold reads: from the backing file, past the kernel's page cache.
+            for index in 0..<20 {
+                #expect(try readFile(mount.mounted("f\(index)")) == String(repeating: "\(index % 10)", count: 4096))
+            }
+            #expect(try requests(mount, "write") == writesBefore)
+            #expect(try requests(mount, "read") == readsBefore)
+            #expect(try statistics(mount).passthrough?.registrations ?? 0 >= 20)
+            #expect(try statistics(mount).passthrough?.openInodes == 0, "no inode is open after the last close")
 
-        // setuid: served by slabfs, so that a non-owner's write can clear the bit.
-        try writeFile(mount.backing("setuid"), "x")
-        #expect(chmod(mount.backing("setuid"), 0o4777) == 0)
-        #expect(chmod(mount.mounted("setuid"), 0o4777) == 0)
-        try writeAt(mount.mounted("setuid"), "y", flags: O_WRONLY | O_APPEND)
-        #expect(try requests(mount, "write") > writesBefore)
-        #expect(try readFile(mount.backing("setuid")) == "xy")
+            // setuid: served by slabfs, so that a non-owner's write can clear the bit.
+            try writeFile(mount.backing("setuid"), "x")
+            #expect(chmod(mount.backing("setuid"), 0o4777) == 0)
+            #expect(chmod(mount.mounted("setuid"), 0o4777) == 0)
+            try writeAt(mount.mounted("setuid"), "y", flags: O_WRONLY | O_APPEND)
+            #expect(try requests(mount, "write") > writesBefore)
+            #expect(try readFile(mount.backing("setuid")) == "xy")
+        }
     }
 
     @Test("the attributes cached at the last close of a file written in passthrough are the file's, before and after the kernel forgets it")
@@ -97,119 +97,119 @@ struct MountPassthroughTests {
     @Test("a file opened again reuses its registration; one unlinked (through the mount or behind it) gives it back, one made executable keeps none (exec would say ETXTBSY); without events none is kept",
           arguments: ["events", "timeouts"])
     func idleRegistrations(coherence: String) throws {
-        let mount = try MountedSlabfs(["--coherence", coherence])
-        defer { mount.tearDown() }
-        try #require(try statistics(mount).passthrough?.mode == "on")
-        for index in 0..<20 { try writeFile(mount.mounted("f\(index)"), "data \(index)") }
-        let written = try #require(try statistics(mount).passthrough)
-        for index in 0..<20 { #expect(try readFile(mount.mounted("f\(index)")) == "data \(index)") }
-        let read = try #require(try statistics(mount).passthrough)
-        #expect(read.openInodes == 0)
-        guard coherence == "events" else {
-            #expect(read.idleRegistrations == 0 && read.reuses == 0, "\(read)")
-            #expect(read.registrations - written.registrations == 20, "one registration per open")
-            return
-        }
-        #expect(read.registrations == written.registrations, "no registration for a file opened again")
-        #expect((read.reuses ?? 0) - (written.reuses ?? 0) == 20)
-        #expect(read.idleRegistrations == 20)
-        // Unlinked through the mount: the kernel forgets the inode at once.
-        #expect(unlink(mount.mounted("f0")) == 0)
-        #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 19 })
-        // Behind the mount: the event makes the kernel drop its entry, then
-        // the inode; the backing file is not kept open past that.
-        #expect(unlink(mount.backing("f1")) == 0)
-        #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 18 })
-        // A file opened while idle-registered still reads what was written behind the mount.
-        try writeFile(mount.backing("f2"), "changed behind")
-        #expect(eventually(within: 5) { (try? readFile(mount.mounted("f2"))) == "changed behind" })
-        // Made executable, through the mount or behind it, a file keeps no
-        // writable backing file open: exec of the backing file works.
-        for (index, chmodPath) in [(3, mount.mounted("f3")), (4, mount.backing("f4"))] {
-            try writeFile(mount.mounted("f\(index)"), "#!/bin/sh\necho ran \(index)\n")
-            #expect(chmod(chmodPath, 0o755) == 0)
-            _ = try readFile(mount.mounted("f\(index)"))
-            let run = runProgram(mount.backing("f\(index)"), [])
-            #expect(eventually(within: 5) { runProgram(mount.backing("f\(index)"), []).output == "ran \(index)\n" },
-                    "exec of the backing file: status \(run.status), \(run.output)")
+        try withMount(["--coherence", coherence]) { mount in
+            try #require(try statistics(mount).passthrough?.mode == "on")
+            for index in 0..<20 { try writeFile(mount.mounted("f\(index)"), "data \(index)") }
+            let written = try #require(try statistics(mount).passthrough)
+            for index in 0..<20 { #expect(try readFile(mount.mounted("f\(index)")) == "data \(index)") }
+            let read = try #require(try statistics(mount).passthrough)
+            #expect(read.openInodes == 0)
+            guard coherence == "events" else {
+                #expect(read.idleRegistrations == 0 && read.reuses == 0, "\(read)")
+                #expect(read.registrations - written.registrations == 20, "one registration per open")
+                return
+            }
+            #expect(read.registrations == written.registrations, "no registration for a file opened again")
+            #expect((read.reuses ?? 0) - (written.reuses ?? 0) == 20)
+            #expect(read.idleRegistrations == 20)
+            // Unlinked through the mount: the kernel forgets the inode at once.
+            #expect(unlink(mount.mounted("f0")) == 0)
+            #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 19 })
+            // Behind the mount: the event makes the kernel drop its entry, then
+            // the inode; the backing file is not kept open past that.
+            #expect(unlink(mount.backing("f1")) == 0)
+            #expect(eventually(within: 5) { (try? statistics(mount).passthrough?.idleRegistrations) == 18 })
+            // A file opened while idle-registered still reads what was written behind the mount.
+            try writeFile(mount.backing("f2"), "changed behind")
+            #expect(eventually(within: 5) { (try? readFile(mount.mounted("f2"))) == "changed behind" })
+            // Made executable, through the mount or behind it, a file keeps no
+            // writable backing file open: exec of the backing file works.
+            for (index, chmodPath) in [(3, mount.mounted("f3")), (4, mount.backing("f4"))] {
+                try writeFile(mount.mounted("f\(index)"), "#!/bin/sh\necho ran \(index)\n")
+                #expect(chmod(chmodPath, 0o755) == 0)
+                _ = try readFile(mount.mounted("f\(index)"))
+                let run = runProgram(mount.backing("f\(index)"), [])
+                #expect(eventually(within: 5) { runProgram(mount.backing("f\(index)"), []).output == "ran \(index)\n" },
+                        "exec of the backing file: status \(run.status), \(run.output)")
+            }
         }
     }
 
     @Test("a file read through the mount while it runs (registered read-only: ETXTBSY) takes writes once it has stopped")
     func readOnlyRegistrationIsNotKept() throws {
-        let mount = try MountedSlabfs()
-        defer { mount.tearDown() }
-        try #require(try statistics(mount).passthrough?.mode == "on")
-        let program = mount.backing("sleeper")
-        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
-        let running = Process()
-        running.executableURL = URL(fileURLWithPath: program)
-        running.arguments = ["1"]
-        try running.run()
-        usleep(200_000)
-        let reader = open(mount.mounted("sleeper"), O_RDONLY)
-        #expect(reader >= 0)
-        close(reader)
-        running.waitUntilExit()
-        try writeFile(mount.mounted("sleeper"), "no longer a program")
-        #expect(try readFile(mount.backing("sleeper")) == "no longer a program")
+        try withMount { mount in
+            try #require(try statistics(mount).passthrough?.mode == "on")
+            let program = mount.backing("sleeper")
+            try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+            let running = Process()
+            running.executableURL = URL(fileURLWithPath: program)
+            running.arguments = ["1"]
+            try running.run()
+            usleep(200_000)
+            let reader = open(mount.mounted("sleeper"), O_RDONLY)
+            #expect(reader >= 0)
+            close(reader)
+            running.waitUntilExit()
+            try writeFile(mount.mounted("sleeper"), "no longer a program")
+            #expect(try readFile(mount.backing("sleeper")) == "no longer a program")
+        }
     }
 
     @Test("append, truncate, fallocate, copy_file_range, fsync, shared mmap and two descriptors (one another user's) mean what they do natively",
           arguments: ["on", "off"])
     func semantics(mode: String) throws {
-        let mount = try MountedSlabfs(["--passthrough", mode, "-o", "allow_other"])
-        defer { mount.tearDown() }
-        if mode == "on" { try #require(try statistics(mount).passthrough?.mode == "on") }
-        if mode == "off" { #expect(try statistics(mount).passthrough?.mode == "off") }
-        let path = mount.mounted("file")
-        try writeFile(path, "0123456789")
-        #expect(chmod(path, 0o666) == 0)
-        // O_APPEND through one descriptor while another is open read-only.
-        let reader = try FileDescriptor.open(FilePath(path), .readOnly)
-        defer { try? reader.close() }
-        try writeAt(path, "abc", flags: O_WRONLY | O_APPEND)
-        var buffer = [UInt8](repeating: 0, count: 64)
-        var count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 0, into: $0) }
-        #expect(String(decoding: buffer[..<count], as: UTF8.self) == "0123456789abc")
-        #expect(try fileStatus(path).get().st_size == 13, "stat sees the size the kernel wrote")
-        // Another user writes through a descriptor of its own.
-        let other = runProgram("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                                    "/bin/sh", "-c", "printf XY | dd of='\(path)' bs=1 seek=2 conv=notrunc 2>/dev/null"])
-        #expect(other.status == 0, "nobody's write: \(other.output)")
-        count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 0, into: $0) }
-        #expect(String(decoding: buffer[..<count], as: UTF8.self) == "01XY456789abc")
-        // O_TRUNC and ftruncate.
-        try writeAt(path, "short", flags: O_WRONLY | O_TRUNC)
-        #expect(try readFile(path) == "short")
-        #expect(truncate(path, 2) == 0)
-        #expect(try readFile(path) == "sh")
-        #expect(try readFile(mount.backing("file")) == "sh")
-        // fallocate grows it; fsync; copy_file_range into another file.
-        let descriptor = open(path, O_RDWR)
-        #expect(descriptor >= 0)
-        #expect(posix_fallocate(descriptor, 0, 8192) == 0)
-        #expect(fsync(descriptor) == 0)
-        #expect(try fileStatus(path).get().st_size == 8192)
-        // A shared mapping written, seen by a read through another descriptor.
-        let mapping = mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
-        #expect(mapping != MAP_FAILED)
-        if let mapping, mapping != MAP_FAILED {
-            mapping.storeBytes(of: UInt8(ascii: "M"), toByteOffset: 100, as: UInt8.self)
-            #expect(msync(mapping, 8192, MS_SYNC) == 0)
-            munmap(mapping, 8192)
+        try withMount(["--passthrough", mode, "-o", "allow_other"]) { mount in
+            if mode == "on" { try #require(try statistics(mount).passthrough?.mode == "on") }
+            if mode == "off" { #expect(try statistics(mount).passthrough?.mode == "off") }
+            let path = mount.mounted("file")
+            try writeFile(path, "0123456789")
+            #expect(chmod(path, 0o666) == 0)
+            // O_APPEND through one descriptor while another is open read-only.
+            let reader = try FileDescriptor.open(FilePath(path), .readOnly)
+            defer { try? reader.close() }
+            try writeAt(path, "abc", flags: O_WRONLY | O_APPEND)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            var count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 0, into: $0) }
+            #expect(String(decoding: buffer[..<count], as: UTF8.self) == "0123456789abc")
+            #expect(try fileStatus(path).get().st_size == 13, "stat sees the size the kernel wrote")
+            // Another user writes through a descriptor of its own.
+            let other = runProgram("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                                        "/bin/sh", "-c", "printf XY | dd of='\(path)' bs=1 seek=2 conv=notrunc 2>/dev/null"])
+            #expect(other.status == 0, "nobody's write: \(other.output)")
+            count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 0, into: $0) }
+            #expect(String(decoding: buffer[..<count], as: UTF8.self) == "01XY456789abc")
+            // O_TRUNC and ftruncate.
+            try writeAt(path, "short", flags: O_WRONLY | O_TRUNC)
+            #expect(try readFile(path) == "short")
+            #expect(truncate(path, 2) == 0)
+            #expect(try readFile(path) == "sh")
+            #expect(try readFile(mount.backing("file")) == "sh")
+            // fallocate grows it; fsync; copy_file_range into another file.
+            let descriptor = open(path, O_RDWR)
+            #expect(descriptor >= 0)
+            #expect(posix_fallocate(descriptor, 0, 8192) == 0)
+            #expect(fsync(descriptor) == 0)
+            #expect(try fileStatus(path).get().st_size == 8192)
+            // A shared mapping written, seen by a read through another descriptor.
+            let mapping = mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
+            #expect(mapping != MAP_FAILED)
+            if let mapping, mapping != MAP_FAILED {
+                mapping.storeBytes(of: UInt8(ascii: "M"), toByteOffset: 100, as: UInt8.self)
+                #expect(msync(mapping, 8192, MS_SYNC) == 0)
+                munmap(mapping, 8192)
+            }
+            close(descriptor)
+            count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 100, into: $0) }
+            #expect(count > 0 && buffer[0] == UInt8(ascii: "M"))
+            let source = open(path, O_RDONLY), target = open(mount.mounted("copy"), O_WRONLY | O_CREAT, 0o644)
+            var inOffset: Int64 = 0, outOffset: Int64 = 0
+            let copied = linux_copy_file_range(source, &inOffset, target, &outOffset, 8192, 0)
+            close(source)
+            close(target)
+            #expect(copied == 8192)
+            #expect(try fileStatus(mount.mounted("copy")).get().st_size == 8192)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: mount.backing("copy")))[100] == UInt8(ascii: "M"))
         }
-        close(descriptor)
-        count = try buffer.withUnsafeMutableBytes { try reader.read(fromAbsoluteOffset: 100, into: $0) }
-        #expect(count > 0 && buffer[0] == UInt8(ascii: "M"))
-        let source = open(path, O_RDONLY), target = open(mount.mounted("copy"), O_WRONLY | O_CREAT, 0o644)
-        var inOffset: Int64 = 0, outOffset: Int64 = 0
-        let copied = linux_copy_file_range(source, &inOffset, target, &outOffset, 8192, 0)
-        close(source)
-        close(target)
-        #expect(copied == 8192)
-        #expect(try fileStatus(mount.mounted("copy")).get().st_size == 8192)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: mount.backing("copy")))[100] == UInt8(ascii: "M"))
     }
 
     @Test("without CAP_SYS_ADMIN (root in a user namespace), auto serves files through slabfs and says why; on refuses to mount, in one line")

@@ -29,7 +29,7 @@ let canMount: Bool = mountTestBinary != nil && geteuid() == 0
 /// A slabfs mounted in the foreground as a child process over a scratch
 /// backing directory `/tmp/slabfs-mount-XXXXXX/source`, at `.../mnt`.
 ///
-/// Always pair with `defer { mount.tearDown() }`: it unmounts (fusermount3
+/// Always pair with `defer { mount.tearDown() }` (`withMount` does): it unmounts (fusermount3
 /// -u, then -u -z), stops the daemon (SIGTERM, then SIGKILL) and removes the
 /// scratch directory, even when the test failed half-way.
 final class MountedSlabfs {
@@ -195,4 +195,14 @@ func withPath<R>(_ path: String, _ body: (FileDescriptor) throws(Errno) -> R) th
     }
     defer { try? descriptor.close() }
     return try body(descriptor)
+}
+
+/// Runs `body` with a slabfs mounted as `MountedSlabfs(arguments,
+/// environment:launcher:)` mounts it, and tears the mount down after,
+/// however `body` ends.
+func withMount(_ arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = [],
+               _ body: (MountedSlabfs) throws -> Void) throws {
+    let mount = try MountedSlabfs(arguments, environment: environment, launcher: launcher)
+    defer { mount.tearDown() }
+    try body(mount)
 }

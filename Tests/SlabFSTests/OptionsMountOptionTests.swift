@@ -70,28 +70,22 @@ import Testing
     @Test("libfuse options slabfs does not support are unknown, not silently passed",
           arguments: ["kernel_cache", "negative_timeout=1", "max_read=4096", "uid=0", "umask=022", "blkdev", "nonempty", "dev=1"])
     func unsupportedLibfuseOptions(option: String) throws {
-        let scratch = try OptionsScratch()
-        #expect(mountRefusal(scratch.arguments(option))?.problem == .unknownOption)
+        try expectRefusal(ofOption: option, .unknownOption)
     }
 
     @Test("mount.fuse3's own options and allow_root are refused with the reason",
           arguments: [("setuid=nobody", "mount.fuse3"), ("drop_privileges", "mount.fuse3"), ("allow_root", "allow_other")])
     func refusedKnownOptions(option: String, hint: String) throws {
-        let scratch = try OptionsScratch()
-        let error = mountRefusal(scratch.arguments(option))
-        #expect(error?.problem == .unsupportedOption)
-        #expect(error?.message.contains(hint) == true)
+        try expectRefusal(ofOption: option, .unsupportedOption, mentioning: hint)
     }
 
     @Test("a setting without a value, or a flag with one, is refused")
     func valueShape() throws {
         let scratch = try OptionsScratch()
-        let missing = mountRefusal(scratch.arguments("cache_size"))
-        #expect(missing?.problem == .missingOptionValue)
-        #expect(missing?.message.contains("cache_size=SIZE") == true)
-        #expect(mountRefusal(scratch.arguments("allow_other=1"))?.problem == .unexpectedOptionValue)
-        #expect(mountRefusal(scratch.arguments("ro=yes"))?.problem == .unexpectedOptionValue)
-        #expect(mountRefusal(scratch.arguments("fsname="))?.problem == .missingOptionValue)
+        expectRefusal(scratch.arguments("cache_size"), .missingOptionValue, mentioning: "cache_size=SIZE")
+        expectRefusal(scratch.arguments("allow_other=1"), .unexpectedOptionValue)
+        expectRefusal(scratch.arguments("ro=yes"), .unexpectedOptionValue)
+        expectRefusal(scratch.arguments("fsname="), .missingOptionValue)
     }
 
     @Test("-o lists split at commas; a backslash escapes; empty items are skipped")

@@ -63,3 +63,27 @@ func mountRefusal(_ arguments: MountArguments, probe: MountProbe = .forTests,
         return error
     }
 }
+
+/// Checks that `arguments` are refused for `problem`, with a message that
+/// contains each of `fragments`.
+func expectRefusal(_ arguments: MountArguments, _ problem: MountOptionError.Problem, mentioning fragments: String...,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
+    expectRefusal(arguments, problem, mentioningAll: fragments, sourceLocation: sourceLocation)
+}
+
+/// The same for `slabfs SOURCE MNT -o option` over a fresh `OptionsScratch`.
+func expectRefusal(ofOption option: String, _ problem: MountOptionError.Problem, mentioning fragments: String...,
+                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let scratch = try OptionsScratch()
+    expectRefusal(scratch.arguments(option), problem, mentioningAll: fragments, sourceLocation: sourceLocation)
+}
+
+private func expectRefusal(_ arguments: MountArguments, _ problem: MountOptionError.Problem, mentioningAll fragments: [String],
+                           sourceLocation: SourceLocation) {
+    let error = mountRefusal(arguments, sourceLocation: sourceLocation)
+    let context: Comment = "-o \(arguments.mountOptions): \(error?.message ?? "not refused")"
+    #expect(error?.problem == problem, context, sourceLocation: sourceLocation)
+    for fragment in fragments {
+        #expect(error?.message.contains(fragment) == true, context, sourceLocation: sourceLocation)
+    }
+}

@@ -49,12 +49,7 @@ import Testing
 
     @Test("a bad cache size is refused with a reason", arguments: badSizes)
     func badCacheSizes(text: String, reason: String) throws {
-        let scratch = try OptionsScratch()
-        let error = mountRefusal(scratch.arguments("cache_size=\(text)"))
-        #expect(error?.problem == .invalidValue)
-        #expect(error?.message.contains("cache size") == true)
-        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
-        #expect(error?.message.contains("-o cache_size") == true)
+        try expectRefusal(ofOption: "cache_size=\(text)", .invalidValue, mentioning: "cache size", reason, "-o cache_size")
     }
 
     @Test("a bad --cache-size names the long option")
@@ -80,18 +75,14 @@ import Testing
         let scratch = try OptionsScratch()
         var arguments = scratch.arguments()
         arguments.pageSize = text
-        let error = mountRefusal(arguments)
-        #expect(error?.problem == .invalidValue)
-        #expect(error?.message.contains("invalid page size") == true)
+        expectRefusal(arguments, .invalidValue, mentioning: "invalid page size")
     }
 
     @Test("the cache must hold at least one slab for dentries and one for inodes")
     func cacheAtLeastTwoSlabs() throws {
         let scratch = try OptionsScratch()
         #expect(try parseMount(scratch.arguments("cache_size=2M,page_size=1M")).cacheSizePages == 2)
-        let error = mountRefusal(scratch.arguments("page_size=1M,cache_size=1M"))
-        #expect(error?.problem == .conflictingValues)
-        #expect(error?.message.contains("at least 2 MiB") == true)
+        expectRefusal(scratch.arguments("page_size=1M,cache_size=1M"), .conflictingValues, mentioning: "at least 2 MiB")
     }
 
     @Test("eviction is page or lru; migrate and readdir_cache are on or off")
@@ -113,10 +104,7 @@ import Testing
                       ("migrate=yes", "use on or off"), ("migrate=", "use on or off"),
                       ("readdir_cache=1", "use on or off"), ("readdir_cache=ON", "use on or off")])
     func badChoices(option: String, hint: String) throws {
-        let scratch = try OptionsScratch()
-        let error = mountRefusal(scratch.arguments(option))
-        #expect(error?.problem == .invalidValue)
-        #expect(error?.message.contains(hint) == true)
+        try expectRefusal(ofOption: option, .invalidValue, mentioning: hint)
     }
 
     @Test("threads is a whole number from 1 to 256; more than one uses the multi-threaded loop, unless -s")
@@ -128,9 +116,7 @@ import Testing
         long.singleThreaded = true
         #expect(try parseMount(long).usesOneThread)
         for text in ["0", "00", "-1", "257", "x", ""] {
-            let error = mountRefusal(scratch.arguments("threads=\(text)"))
-            #expect(error?.problem == .invalidValue, "threads=\(text)")
-            #expect(error?.message.contains("thread count") == true)
+            expectRefusal(scratch.arguments("threads=\(text)"), .invalidValue, mentioning: "thread count")
         }
     }
 
@@ -143,9 +129,7 @@ import Testing
         long.pollMicroseconds = "200"
         #expect(try parseMount(long).pollMicroseconds == 200)
         for text in ["-1", "1001", "50us", "1.5", "x", ""] {
-            let error = mountRefusal(scratch.arguments("poll_us=\(text)"))
-            #expect(error?.problem == .invalidValue, "poll_us=\(text)")
-            #expect(error?.message.contains("poll time") == true)
+            expectRefusal(scratch.arguments("poll_us=\(text)"), .invalidValue, mentioning: "poll time")
         }
     }
 
@@ -166,9 +150,7 @@ import Testing
     func badTimeouts(text: String) throws {
         let scratch = try OptionsScratch()
         for option in ["entry_timeout", "attr_timeout"] {
-            let error = mountRefusal(scratch.arguments("\(option)=\(text)"))
-            #expect(error?.problem == .invalidValue)
-            #expect(error?.message.contains("timeout") == true)
+            expectRefusal(scratch.arguments("\(option)=\(text)"), .invalidValue, mentioning: "timeout")
         }
     }
 
@@ -191,8 +173,7 @@ import Testing
           arguments: ["kernel_cache_limit=-1", "kernel_cache_limit=1k", "negative_limit=lots",
                       "negative_limit=99999999999", "psi_threshold_us=1000001", "psi_threshold_us=1.5"])
     func badCounts(option: String) throws {
-        let scratch = try OptionsScratch()
-        #expect(mountRefusal(scratch.arguments(option))?.problem == .invalidValue)
+        try expectRefusal(ofOption: option, .invalidValue)
     }
 
     @Test("a long option overrides -o, and among -o items the last wins")

@@ -1,21 +1,28 @@
 import Testing
 @testable import SlabFS
 
+/// Records each step's idle time in turn, expecting the window it leaves.
+private func record(_ steps: [(idle: Int, window: Int)], into window: inout PollWindow,
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+    for (index, step) in steps.enumerated() {
+        window.record(idleNanoseconds: step.idle)
+        #expect(window.nanoseconds == step.window, "step \(index): \(step.idle) ns idle", sourceLocation: sourceLocation)
+    }
+}
+
 /// The request loop's polling window: haltpoll's grow and shrink rules.
 @Suite struct PollWindowTests {
     @Test("starts at the bound; a request caught while polling changes nothing")
     func caught() {
         var window = PollWindow(maximumNanoseconds: 50_000)
         #expect(window.nanoseconds == 50_000)
-        window.record(idleNanoseconds: 12_000)
-        #expect(window.nanoseconds == 50_000)
+        record([(idle: 12_000, window: 50_000)], into: &window)
     }
 
     @Test("sparse requests (idle beyond the bound) halve the window down to 0")
     func shrinks() {
         var window = PollWindow(maximumNanoseconds: 50_000)
-        window.record(idleNanoseconds: 2_000_000)
-        #expect(window.nanoseconds == 25_000)
+        record([(idle: 2_000_000, window: 25_000)], into: &window)
         for _ in 0..<20 { window.record(idleNanoseconds: 2_000_000) }
         #expect(window.nanoseconds == 0)
     }
@@ -25,16 +32,11 @@ import Testing
         var window = PollWindow(maximumNanoseconds: 50_000)
         for _ in 0..<20 { window.record(idleNanoseconds: 2_000_000) }
         #expect(window.nanoseconds == 0)
-        window.record(idleNanoseconds: 15_000)
-        #expect(window.nanoseconds == 10_000)
-        window.record(idleNanoseconds: 15_000)
-        #expect(window.nanoseconds == 20_000)
-        window.record(idleNanoseconds: 15_000)  // caught within 20 us: stays
-        #expect(window.nanoseconds == 20_000)
-        window.record(idleNanoseconds: 45_000)
-        #expect(window.nanoseconds == 40_000)
-        window.record(idleNanoseconds: 45_000)
-        #expect(window.nanoseconds == 50_000)
+        record([(idle: 15_000, window: 10_000),
+                (idle: 15_000, window: 20_000),
+                (idle: 15_000, window: 20_000),  // caught within 20 us: stays
+                (idle: 45_000, window: 40_000),
+                (idle: 45_000, window: 50_000)], into: &window)
     }
 
     @Test("a bound of 0 never polls; a lower bound set later caps the window at once")

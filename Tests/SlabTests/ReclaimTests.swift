@@ -6,9 +6,7 @@ import Testing
 struct ReclaimTests {
     @Test("reclaim frees a slab whose objects are all unused, through the destructor")
     func wholeSlab() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 0 }
         _ = fill(cache, table: table, count: perSlab)
         let result = cache.reclaim(pages: 1)
         #expect(result.pagesFreed == 1)
@@ -21,9 +19,7 @@ struct ReclaimTests {
 
     @Test("reclaim never frees an object in use, and frees at most `circulation` unused ones beside it")
     func circulation() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.circulation = 3 }, callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.circulation = 3 }
         let objects = fill(cache, table: table, count: perSlab)
         #expect(ObjectReference(objects[5]).tryRetain())
         let result = cache.reclaim(pages: 1)
@@ -38,9 +34,7 @@ struct ReclaimTests {
 
     @Test("reclaim walks full slabs oldest first")
     func oldestFirst() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 0 }
         let older = fill(cache, table: table, count: perSlab)
         let newer = fill(cache, table: table, count: perSlab, firstID: 10_000)
         let result = cache.reclaim(pages: 1)
@@ -53,16 +47,10 @@ struct ReclaimTests {
 
     @Test("reclaim takes partial slabs sparsest first after the full ones")
     func sparsestPartialFirst() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0; $0.circulation = 0 },
-                                  callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 0; $0.circulation = 0 }
         let objects = fill(cache, table: table, count: 2 * perSlab)
         // Slab A keeps 3 objects, slab B keeps perSlab - 3.
-        for object in objects[3..<perSlab] + objects[perSlab..<(perSlab + 3)] {
-            let id = TestObject.id(object)
-            cache.free(table.remove(id)!)
-        }
+        table.removeAndFree(objects[3..<perSlab] + objects[perSlab..<(perSlab + 3)], in: cache)
         let result = cache.reclaim(pages: 1)
         #expect(result.pagesFreed == 1)
         #expect(result.objectsFreed == 3)
@@ -95,9 +83,7 @@ struct ReclaimTests {
 
     @Test("kept-back empty slabs are given back before any object is freed")
     func emptyFirst() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 2 }, callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 2 }
         let objects = (0..<(2 * perSlab)).map { _ in cache.allocate()! }
         for object in objects { cache.free(object) }
         _ = fill(cache, table: table, count: 10)
@@ -122,9 +108,7 @@ struct ReclaimTests {
 
     @Test("reclaim counters add up across passes")
     func counters() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 0 }
         _ = fill(cache, table: table, count: 4 * perSlab)
         let a = cache.reclaim(pages: 1)
         let b = cache.reclaim(pages: 2)
@@ -138,10 +122,7 @@ struct ReclaimTests {
 
     @Test("reclaim(pages:objects:perSlab:) frees past the circulation limit and stops at the object count")
     func objectCount() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0; $0.circulation = 2 },
-                                  callbacks: table.callbacks(movable: false))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: false) { $0.emptySlabsKept = 0; $0.circulation = 2 }
         let objects = fill(cache, table: table, count: 3 * perSlab)
         // One object in use in every slab: no slab can be freed whole.
         for slab in 0..<3 { #expect(ObjectReference(objects[slab * perSlab]).tryRetain()) }

@@ -38,11 +38,9 @@ struct StatisticsTests {
 
     @Test("counters for kicks, moves and refusals follow vacate")
     func vacateCounters() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: true) { $0.emptySlabsKept = 0 }
         let objects = fill(cache, table: table, count: perSlab + 3)
-        for object in objects[0..<3] { cache.free(table.remove(TestObject.id(object))!) }
+        table.removeAndFree(objects[0..<3], in: cache)
         let held = try #require(table.acquire(UInt64(perSlab + 1)))
         let result = cache.vacate(slabContaining: held)
         let stats = cache.statistics()

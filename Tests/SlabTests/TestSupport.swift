@@ -1,5 +1,6 @@
 import Slab
 import Synchronization
+import Testing
 
 /// A test object: the count, then an id and a canary derived from it.
 /// Layout: [count: UInt32][pad: UInt32][id: UInt64][canary: UInt64].
@@ -110,5 +111,39 @@ func fill(_ cache: SlabCache, table: ObjectTable, count: Int, firstID: UInt64 = 
         TestObject.initialize(object, id: firstID + UInt64(i), count: 1)
         table.publish(object)
         return object
+    }
+}
+
+/// A cache whose objects `table` publishes (its callbacks are the table's),
+/// and how many objects a slab of it holds.
+func makeTableCache(movable: Bool, configure: (inout SlabCache.Configuration) -> Void = { _ in })
+    throws -> (table: ObjectTable, cache: SlabCache, perSlab: Int)
+{
+    let table = ObjectTable()
+    let cache = try makeCache(configure: configure, callbacks: table.callbacks(movable: movable))
+    return (table, cache, cache.configuration.objectsPerSlab)
+}
+
+/// Fills `slabs` whole slabs, then frees all but every `keep`th object,
+/// leaving each slab 1/`keep` full; how many objects are left.
+func fillSparsely(_ cache: SlabCache, table: ObjectTable, slabs: Int, keepingEvery keep: Int) -> Int {
+    let objects = fill(cache, table: table, count: slabs * cache.configuration.objectsPerSlab)
+    table.removeAndFree(objects.enumerated().filter { $0.offset % keep != 0 }.map(\.element), in: cache)
+    return table.count
+}
+
+extension ObjectTable {
+    /// Takes each (unused) object out of the table and frees it.
+    func removeAndFree(_ objects: some Sequence<UnsafeMutableRawPointer>, in cache: SlabCache) {
+        for object in objects { cache.free(remove(TestObject.id(object))!) }
+    }
+
+    /// Checks that every object in the table is found by its id, intact.
+    func expectEveryObjectIntact(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for id in entries.withLock({ Array($0.keys) }) {
+            let object = try #require(acquire(id), sourceLocation: sourceLocation)
+            #expect(TestObject.isIntact(object, id: id), sourceLocation: sourceLocation)
+            ObjectReference(object).release()
+        }
     }
 }

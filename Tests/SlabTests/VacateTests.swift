@@ -5,12 +5,10 @@ import Testing
 struct VacateTests {
     @Test("vacate moves live objects into a fuller slab and the page is freed")
     func vacateMoves() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: true) { $0.emptySlabsKept = 0 }
         let objects = fill(cache, table: table, count: 2 * perSlab)
         // Free most of the second slab, a few of the first: room to move into.
-        for object in objects[(perSlab + 5)...] + objects[0..<10] { cache.free(table.remove(TestObject.id(object))!) }
+        table.removeAndFree(objects[(perSlab + 5)...] + objects[0..<10], in: cache)
         let sparse = cache.location(of: objects[perSlab])!.slab
         let result = cache.vacate(slab: sparse)
         #expect(result.emptied)
@@ -29,11 +27,9 @@ struct VacateTests {
 
     @Test("vacate reports the objects whose holders refuse, and keeps them intact")
     func vacateRefusals() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
-        let perSlab = cache.configuration.objectsPerSlab
+        let (table, cache, perSlab) = try makeTableCache(movable: true) { $0.emptySlabsKept = 0 }
         let objects = fill(cache, table: table, count: 2 * perSlab)
-        for object in objects[(perSlab + 4)...] + objects[0..<10] { cache.free(table.remove(TestObject.id(object))!) }
+        table.removeAndFree(objects[(perSlab + 4)...] + objects[0..<10], in: cache)
         let held = try #require(table.acquire(UInt64(perSlab + 2)))
         let result = cache.vacate(slabContaining: held)
         #expect(!result.emptied)
@@ -46,8 +42,7 @@ struct VacateTests {
 
     @Test("without a destination, vacate frees unused objects through kick")
     func vacateFreesWithoutRoom() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0 }, callbacks: table.callbacks(movable: true))
+        let (table, cache, _) = try makeTableCache(movable: true) { $0.emptySlabsKept = 0 }
         let objects = fill(cache, table: table, count: 5)
         let result = cache.vacate(slabContaining: objects[0])
         #expect(result.emptied)
@@ -58,8 +53,7 @@ struct VacateTests {
 
     @Test("without mobility, vacate frees unused objects and refuses ones in use")
     func vacateWithoutMobility() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(callbacks: table.callbacks(movable: false))
+        let (table, cache, _) = try makeTableCache(movable: false)
         let objects = fill(cache, table: table, count: 5)
         _ = table.acquire(3)
         let result = cache.vacate(slabContaining: objects[0])
@@ -71,16 +65,9 @@ struct VacateTests {
 
     @Test("shrink vacates slabs filled below the ratio into dense ones and releases empty slabs")
     func shrinkDefragments() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 2; $0.shrinkFillRatio = 0.3 },
-                                  callbacks: table.callbacks(movable: true))
-        let perSlab = cache.configuration.objectsPerSlab
-        let objects = fill(cache, table: table, count: 10 * perSlab)
+        let (table, cache, perSlab) = try makeTableCache(movable: true) { $0.emptySlabsKept = 2; $0.shrinkFillRatio = 0.3 }
         // Every slab keeps every tenth object: 10% full.
-        for (i, object) in objects.enumerated() where i % 10 != 0 {
-            cache.free(table.remove(TestObject.id(object))!)
-        }
-        let live = table.count
+        let live = fillSparsely(cache, table: table, slabs: 10, keepingEvery: 10)
         let before = cache.statistics()
         #expect(before.totalSlabs == 10)
         let result = cache.shrink()
@@ -90,37 +77,22 @@ struct VacateTests {
         #expect(result.freed == 0)
         #expect(after.totalSlabs <= (live + perSlab - 1) / perSlab + 1)
         #expect(after.utilization > before.utilization * 3)
-        for id in table.entries.withLock({ Array($0.keys) }) {
-            let object = try #require(table.acquire(id))
-            #expect(TestObject.isIntact(object, id: id))
-            ObjectReference(object).release()
-        }
+        try table.expectEveryObjectIntact()
         cache._checkInvariants()
     }
 
     @Test("shrink(fillBelow: 1) packs slabs that the default ratio leaves alone, moving and freeing nothing else")
     func shrinkFillBelowOne() throws {
-        let table = ObjectTable()
-        let cache = try makeCache(configure: { $0.emptySlabsKept = 0; $0.shrinkFillRatio = 0.3 },
-                                  callbacks: table.callbacks(movable: true))
-        let perSlab = cache.configuration.objectsPerSlab
-        let objects = fill(cache, table: table, count: 4 * perSlab)
+        let (table, cache, perSlab) = try makeTableCache(movable: true) { $0.emptySlabsKept = 0; $0.shrinkFillRatio = 0.3 }
         // Every slab half full: above the default ratio.
-        for (i, object) in objects.enumerated() where i % 2 != 0 {
-            cache.free(table.remove(TestObject.id(object))!)
-        }
-        let live = table.count
+        let live = fillSparsely(cache, table: table, slabs: 4, keepingEvery: 2)
         #expect(cache.shrink().moved == 0)
         let result = cache.shrink(fillBelow: 1)
         #expect(result.freed == 0)
         #expect(result.moved > 0)
         #expect(table.count == live)
         #expect(cache.statistics().totalSlabs == (live + perSlab - 1) / perSlab)
-        for id in table.entries.withLock({ Array($0.keys) }) {
-            let object = try #require(table.acquire(id))
-            #expect(TestObject.isIntact(object, id: id))
-            ObjectReference(object).release()
-        }
+        try table.expectEveryObjectIntact()
         cache._checkInvariants()
     }
 }
