@@ -59,39 +59,39 @@ struct MountPassthroughTests {
 
     @Test("the attributes cached at the last close of a file written in passthrough are the file's, before and after the kernel forgets it")
     func attributesAtLastClose() throws {
-        let mount = try MountedSlabfs()
-        defer { mount.tearDown() }
-        try #require(try statistics(mount).passthrough?.mode == "on")
-        func sameAsBacking(_ name: String, _ when: String) throws {
-            let mounted = try fileStatus(mount.mounted(name)).get(), backing = try fileStatus(mount.backing(name)).get()
-            #expect(mounted.st_size == backing.st_size, "\(when): size")
-            #expect(mounted.st_mtim.tv_sec == backing.st_mtim.tv_sec && mounted.st_mtim.tv_nsec == backing.st_mtim.tv_nsec,
-                    "\(when): mtime")
-            #expect(mounted.st_ctim.tv_nsec == backing.st_ctim.tv_nsec, "\(when): ctime")
-        }
-        for index in 0..<50 { try writeFile(mount.mounted("f\(index)"), "first") }
-        usleep(20_000)
-        for index in 0..<50 {
-            try writeAt(mount.mounted("f\(index)"), String(repeating: "x", count: 5000 + index), flags: O_WRONLY | O_TRUNC)
-        }
-        for index in 0..<50 { try sameAsBacking("f\(index)", "after close") }
-        // The kernel lets go of its entries: the next stat is a LOOKUP,
-        // answered from what the last close cached.
-        func setKernelCacheLimit(_ limit: String) throws {
-            try withPath(mount.mountpoint) { (root) throws(Errno) in
-                try root.setExtendedAttribute("user.slabfs.kernel_cache_limit", to: Array(limit.utf8))
+        try withMount { mount in
+            try #require(try statistics(mount).passthrough?.mode == "on")
+            func sameAsBacking(_ name: String, _ when: String) throws {
+                let mounted = try fileStatus(mount.mounted(name)).get(), backing = try fileStatus(mount.backing(name)).get()
+                #expect(mounted.st_size == backing.st_size, "\(when): size")
+                #expect(mounted.st_mtim.tv_sec == backing.st_mtim.tv_sec && mounted.st_mtim.tv_nsec == backing.st_mtim.tv_nsec,
+                        "\(when): mtime")
+                #expect(mounted.st_ctim.tv_nsec == backing.st_ctim.tv_nsec, "\(when): ctime")
             }
+            for index in 0..<50 { try writeFile(mount.mounted("f\(index)"), "first") }
+            usleep(20_000)
+            for index in 0..<50 {
+                try writeAt(mount.mounted("f\(index)"), String(repeating: "x", count: 5000 + index), flags: O_WRONLY | O_TRUNC)
+            }
+            for index in 0..<50 { try sameAsBacking("f\(index)", "after close") }
+            // The kernel lets go of its entries: the next stat is a LOOKUP,
+            // answered from what the last close cached.
+            func setKernelCacheLimit(_ limit: String) throws {
+                try withPath(mount.mountpoint) { (root) throws(Errno) in
+                    try root.setExtendedAttribute("user.slabfs.kernel_cache_limit", to: Array(limit.utf8))
+                }
+            }
+            try setKernelCacheLimit("1")
+            var held = Int.max
+            for _ in 0..<200 {
+                held = try statistics(mount).kernelHeldInodes
+                if held <= 10 { break }
+                usleep(50_000)
+            }
+            #expect(held <= 10, "the kernel still holds \(held) inodes")
+            try setKernelCacheLimit("0")
+            for index in 0..<50 { try sameAsBacking("f\(index)", "after the kernel forgot it") }
         }
-        try setKernelCacheLimit("1")
-        var held = Int.max
-        for _ in 0..<200 {
-            held = try statistics(mount).kernelHeldInodes
-            if held <= 10 { break }
-            usleep(50_000)
-        }
-        #expect(held <= 10, "the kernel still holds \(held) inodes")
-        try setKernelCacheLimit("0")
-        for index in 0..<50 { try sameAsBacking("f\(index)", "after the kernel forgot it") }
     }
 
     @Test("a file opened again reuses its registration; one unlinked (through the mount or behind it) gives it back, one made executable keeps none (exec would say ETXTBSY); without events none is kept",
