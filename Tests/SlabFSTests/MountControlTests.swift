@@ -40,17 +40,9 @@ struct MountControlTests {
             #expect(activeInSlabinfo >= files + directories)
             #expect(full.daemonRSSBytes > start.daemonRSSBytes)
 
-            // Make the kernel FORGET them: a kernel cache limit set while
-            // mounted (drop_caches would do too, but for the whole machine).
-            try setAttribute(mount.mountpoint, "user.slabfs.kernel_cache_limit", "100")
-            var held = Int.max
-            for _ in 0..<200 {
-                held = try statistics(mount).kernelHeldInodes
-                if held <= 200 { break }
-                usleep(50_000)
-            }
+            // Make the kernel FORGET them.
+            let held = try makeKernelForget(mount, limit: 100, until: 200)
             #expect(held <= 200, "the kernel still holds \(held) inodes")
-            try setAttribute(mount.mountpoint, "user.slabfs.kernel_cache_limit", "0")
 
             let rssBefore = try residentBytes(mount.pid)
             try setAttribute(mount.mountpoint, "user.slabfs.reclaim", "100000")

@@ -76,20 +76,8 @@ struct MountPassthroughTests {
             for index in 0..<50 { try sameAsBacking("f\(index)", "after close") }
             // The kernel lets go of its entries: the next stat is a LOOKUP,
             // answered from what the last close cached.
-            func setKernelCacheLimit(_ limit: String) throws {
-                try withPath(mount.mountpoint) { (root) throws(Errno) in
-                    try root.setExtendedAttribute("user.slabfs.kernel_cache_limit", to: Array(limit.utf8))
-                }
-            }
-            try setKernelCacheLimit("1")
-            var held = Int.max
-            for _ in 0..<200 {
-                held = try statistics(mount).kernelHeldInodes
-                if held <= 10 { break }
-                usleep(50_000)
-            }
+            let held = try makeKernelForget(mount, limit: 1, until: 10)
             #expect(held <= 10, "the kernel still holds \(held) inodes")
-            try setKernelCacheLimit("0")
             for index in 0..<50 { try sameAsBacking("f\(index)", "after the kernel forgot it") }
         }
     }

@@ -206,3 +206,24 @@ func withMount(_ arguments: [String] = [], environment: [String: String] = [:], 
     defer { mount.tearDown() }
     try body(mount)
 }
+
+/// Makes the kernel FORGET what it holds of `mount`: a kernel cache limit
+/// set while mounted, then lifted (drop_caches would do too, but for the
+/// whole machine), waiting up to 10 s until it holds `heldAtMost` inodes.
+/// Returns how many it still held.
+func makeKernelForget(_ mount: MountedSlabfs, limit: Int, until heldAtMost: Int) throws -> Int {
+    func setLimit(_ value: Int) throws {
+        try withPath(mount.mountpoint) { (root) throws(Errno) in
+            try root.setExtendedAttribute("user.slabfs.kernel_cache_limit", to: Array(String(value).utf8))
+        }
+    }
+    try setLimit(limit)
+    defer { try? setLimit(0) }
+    var held = Int.max
+    for _ in 0..<200 {
+        held = try statistics(mount).kernelHeldInodes
+        if held <= heldAtMost { break }
+        usleep(50_000)
+    }
+    return held
+}
