@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 // POSIX threads, not Swift tasks: the allocator's per-thread caches and its
 // thread-exit hook are what the tests and benchmarks exercise.
@@ -25,6 +26,25 @@ public func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> V
         threads.append(thread)
     }
     for thread in threads { pthread_join(thread, nil) }
+}
+
+/// Runs `workers` threads of `work` beside one thread that repeats
+/// `maintenance` until every worker is done: requests while reclaim runs,
+/// the shape of every stress test here. Each thread draws from a generator
+/// of its own, seeded with `seed` plus its index, so that a run replays.
+public func runWorkers(_ workers: Int, seed: UInt64,
+                       whileRepeating maintenance: @escaping @Sendable (inout SplitMix64) -> Void,
+                       _ work: @escaping @Sendable (_ worker: Int, inout SplitMix64) -> Void) {
+    let running = Atomic<Int>(workers)
+    runConcurrently(workers + 1) { index in
+        var random = SplitMix64(state: seed &+ UInt64(index))
+        if index == workers {
+            while running.load(ordering: .acquiring) > 0 { maintenance(&random) }
+            return
+        }
+        defer { running.subtract(1, ordering: .releasing) }
+        work(index, &random)
+    }
 }
 
 /// Carries a closure through pthread_create's single pointer.

@@ -23,25 +23,18 @@ struct ConcurrencyTests {
         let keys: UInt64 = 4_000
         let workers = 3
         let operations = 40_000
-        let running = Atomic<Int>(workers)
         let wrong = Atomic<Int>(0)
         let hits = Atomic<Int>(0)
         let seed = UInt64.random(in: 1...UInt64.max)
         print("dcache concurrency seed \(seed), policy \(policy)")
 
-        runConcurrently(workers + 1) { index in
-            var random = SplitMix64(state: seed &+ UInt64(index))
-            if index == workers {
-                while running.load(ordering: .acquiring) > 0 {
-                    if random.next() % 2 == 0 {
-                        cache.reclaim(pages: Int(random.next() % 64) + 1)
-                    } else {
-                        cache.compact()
-                    }
-                }
-                return
+        runWorkers(workers, seed: seed, whileRepeating: { random in
+            if random.next() % 2 == 0 {
+                cache.reclaim(pages: Int(random.next() % 64) + 1)
+            } else {
+                cache.compact()
             }
-            defer { running.subtract(1, ordering: .releasing) }
+        }) { _, random in
             var kernelHeld: [NodeID: UInt64] = [:]
             for _ in 0..<operations {
                 let key = random.next() % keys

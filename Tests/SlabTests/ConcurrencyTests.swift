@@ -27,30 +27,23 @@ struct ConcurrencyTests {
         let workers = 3
         let operations = 60_000
         let idSpace: UInt64 = 6_000
-        let running = Atomic<Int>(workers)
         let corrupt = Atomic<Int>(0)
         let lookups = Atomic<Int>(0)
         let maintenancePasses = Atomic<Int>(0)
         let seed = UInt64.random(in: 1...UInt64.max)
         print("concurrency stress seed \(seed), thread cache \(threadCache)")
 
-        runConcurrently(workers + 1) { index in
-            var random = SplitMix64(state: seed &+ UInt64(index))
-            if index == workers {
-                // Maintenance: reclaim, shrink and vacate in a loop.
-                while running.load(ordering: .acquiring) > 0 {
-                    switch random.next() % 3 {
-                    case 0: _ = cache.reclaim(pages: 4)
-                    case 1: _ = cache.shrink()
-                    default:
-                        let slabs = max(1, cache.statistics().totalSlabs * 2)
-                        _ = cache.vacate(slab: Int(random.next() % UInt64(slabs)))
-                    }
-                    maintenancePasses.add(1, ordering: .relaxed)
-                }
-                return
+        // Maintenance: reclaim, shrink and vacate in a loop.
+        runWorkers(workers, seed: seed, whileRepeating: { random in
+            switch random.next() % 3 {
+            case 0: _ = cache.reclaim(pages: 4)
+            case 1: _ = cache.shrink()
+            default:
+                let slabs = max(1, cache.statistics().totalSlabs * 2)
+                _ = cache.vacate(slab: Int(random.next() % UInt64(slabs)))
             }
-            defer { running.subtract(1, ordering: .releasing) }
+            maintenancePasses.add(1, ordering: .relaxed)
+        }) { _, random in
             for _ in 0..<operations {
                 let id = random.next() % idSpace
                 switch random.next() % 10 {
