@@ -33,8 +33,9 @@
 // Slab's; docs/DESIGN.md has all three): `Passthrough`'s registry (an open
 // that registers a backing file opens it under it), then `PathDescriptors`'
 // table (which reads a node-table slot inside it). `HandleTable`, the
-// directory descriptors and places, the kernelDrops's queue and the recent-node
-// ring are each taken alone. No FUSE notification is sent with any held.
+// directory descriptors and places and the kernel drop thread's queues are
+// each taken alone. No FUSE notification or backing-file ioctl is sent with
+// any held.
 
 import CFuse
 import DCache
@@ -107,7 +108,7 @@ final class FileSystem: Sendable {
     }
 
     /// Opens the backing root and builds the cache with its root inode.
-    /// Starts threads (the cache's PSI monitor, the kernelDrops): call it after
+    /// Starts threads (the cache's PSI monitor, the kernel drop thread): call it after
     /// daemonizing, since fork keeps only the calling thread.
     init(configuration: MountConfiguration, backing: BackingDirectory, watch: BackingWatch? = nil,
          coherenceReason: String? = nil, passthroughRefusal: String? = nil) throws {
@@ -136,6 +137,7 @@ final class FileSystem: Sendable {
         }
         let kernelDrops = self.kernelDrops
         cache.kernelDropHandler = { @Sendable requests in kernelDrops.enqueue(requests) }
+        kernelDrops.closeBacking = { passthrough.closeBacking($0) }
         try insertRoot()
     }
 

@@ -24,6 +24,8 @@ final class KernelDropThread: @unchecked Sendable {
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Under `mutex`:
     private var queue: [KernelDropRequest] = []
+    /// Passthrough registrations to give back (FUSE_DEV_IOC_BACKING_CLOSE).
+    private var backingCloses: [Int32] = []
     private var overLimit = false
     private var stopping = false
     private var session: OpaquePointer?
@@ -32,6 +34,8 @@ final class KernelDropThread: @unchecked Sendable {
     private var alreadyGone = 0
 
     private unowned let cache: DirectoryCache
+    /// Gives a registration back to the kernel; set once, before `start`.
+    var closeBacking: (@Sendable (Int32) -> Void)?
     /// Read on every reply that counts lookups: an atomic, not the mutex.
     private let limit: Atomic<Int>
 
@@ -94,13 +98,31 @@ final class KernelDropThread: @unchecked Sendable {
             return self.thread
         }
         if let thread { pthread_join(thread, nil) }
-        locked { self.thread = nil }
+        let closes: [Int32] = locked {
+            self.thread = nil
+            defer { backingCloses.removeAll() }
+            return backingCloses
+        }
+        if let closeBacking { closes.forEach(closeBacking) }
     }
 
     /// The cache's kernel drop handler: queues, never calls into the kernel.
     func enqueue(_ requests: [KernelDropRequest]) {
         locked {
             queue += requests
+            pthread_cond_broadcast(condition)
+        }
+    }
+
+    /// Queues a passthrough registration to give back. Its close (the
+    /// kernel's last reference to the backing file: its release, a close
+    /// event to our own watcher) costs the thread that makes it about as
+    /// much as a request; when the kernel forgets thousands of inodes at
+    /// once (drop_caches, memory pressure), the request thread would pay it
+    /// before the lookups queued behind the FORGETs.
+    func enqueueBackingClose(_ id: Int32) {
+        locked {
+            backingCloses.append(id)
             pthread_cond_broadcast(condition)
         }
     }
@@ -130,15 +152,19 @@ final class KernelDropThread: @unchecked Sendable {
         var delay = 1000
         var backingOff = false
         while true {
-            let taken: ([KernelDropRequest], OpaquePointer?)? = locked {
-                if queue.isEmpty && !stopping && !(overLimit && !backingOff) { wait(milliseconds: delay) }
+            let taken: ([KernelDropRequest], [Int32], OpaquePointer?)? = locked {
+                if queue.isEmpty && backingCloses.isEmpty && !stopping && !(overLimit && !backingOff) {
+                    wait(milliseconds: delay)
+                }
                 if stopping { return nil }
-                let batch = queue
+                let batch = queue, closes = backingCloses
                 queue.removeAll(keepingCapacity: true)
+                backingCloses.removeAll(keepingCapacity: true)
                 overLimit = false
-                return (batch, self.session)
+                return (batch, closes, self.session)
             }
-            guard let (batch, session) = taken else { return }
+            guard let (batch, closes, session) = taken else { return }
+            if let closeBacking { closes.forEach(closeBacking) }
             guard let session else { continue }
             send(batch, session: session)
             let kernelCacheLimit = self.kernelCacheLimit

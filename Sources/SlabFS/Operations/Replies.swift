@@ -88,9 +88,12 @@ extension FileSystem {
     }
 
     /// An idle passthrough registration goes when the kernel no longer
-    /// holds the inode (`Passthrough.forgotten`).
+    /// holds the inode; the kernel drop thread gives it back, not the
+    /// request thread (see `KernelDropThread.enqueueBackingClose`).
     func dropIdleRegistration(_ node: NodeID) {
-        if passthrough.hasIdleRegistrations && (cache.kernelLookups(of: node) ?? 0) == 0 { passthrough.dropIdle(node) }
+        guard passthrough.hasIdleRegistrations, (cache.kernelLookups(of: node) ?? 0) == 0,
+              let id = passthrough.takeIdle(node) else { return }
+        kernelDrops.enqueueBackingClose(id)
     }
 
     /// Replies with the entry, counting the lookup before the kernel can

@@ -224,18 +224,23 @@ final class Passthrough: @unchecked Sendable {
     /// its mode changed (a writable backing file kept open would make an
     /// exec of it fail with ETXTBSY).
     func dropIdle(_ node: NodeID) {
-        guard hasIdleRegistrations else { return }
-        let id: Int32? = registry.withLock { registry in
+        if let id = takeIdle(node) { closeBacking(id) }
+    }
+
+    /// Takes `node`'s idle registration out of the table, if it has one;
+    /// the caller gives it back (`closeBacking`).
+    func takeIdle(_ node: NodeID) -> Int32? {
+        guard hasIdleRegistrations else { return nil }
+        return registry.withLock { registry in
             guard let (id, _) = registry.idle.take(node) else { return nil }
             idleNow.store(registry.idle.count, ordering: .relaxed)
             return id
         }
-        if let id { closeBacking(id) }
     }
 
     /// FUSE_DEV_IOC_BACKING_CLOSE: the kernel keeps its own reference
     /// while it has the file open.
-    private func closeBacking(_ id: Int32) {
+    func closeBacking(_ id: Int32) {
         _ = slabfs_backing_close(fuseDescriptor.load(ordering: .relaxed), id)
     }
 
