@@ -120,6 +120,19 @@ struct MountPassthroughTests {
                 #expect(eventually(within: 5) { runProgram(mount.backing("f\(index)"), []).output == "ran \(index)\n" },
                         "exec of the backing file: status \(run.status), \(run.output)")
             }
+            // A file unlinked through the mount: the kernel lets go of its
+            // backing file (the kernel drop thread gives the registration
+            // back after the FORGET), so its blocks are freed.
+            func freeBytes() -> Int {
+                var status = statvfs()
+                return statvfs(mount.backing(""), &status) == 0 ? Int(status.f_bavail) * Int(status.f_frsize) : 0
+            }
+            try writeFile(mount.mounted("big"), String(repeating: "b", count: 32 << 20))
+            _ = try readFile(mount.mounted("big"))
+            let freeWithBig = freeBytes()
+            #expect(unlink(mount.mounted("big")) == 0)
+            #expect(eventually(within: 5) { freeBytes() - freeWithBig >= 24 << 20 },
+                    "32 MiB unlinked, \(freeBytes() - freeWithBig) bytes freed")
         }
     }
 
