@@ -138,7 +138,6 @@ final class FileSystem: Sendable {
         let kernelDrops = self.kernelDrops
         cache.kernelDropHandler = { @Sendable requests in kernelDrops.enqueue(requests) }
         kernelDrops.closeBacking = { passthrough.closeBacking($0) }
-        watcher?.refreshAttributes = { [unowned(unsafe) self] in self.noteAttributesAfterPassthrough($0, $1) }
         try insertRoot()
     }
 

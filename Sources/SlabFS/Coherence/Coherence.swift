@@ -28,7 +28,6 @@ final class Coherence: Sendable {
     let ownEvents = Atomic<Int>(0)
     let namesInvalidated = Atomic<Int>(0)
     let nodesInvalidated = Atomic<Int>(0)
-    let nodesRefreshed = Atomic<Int>(0)
     let kernelNotifications = Atomic<Int>(0)
     let overflows = Atomic<Int>(0)
     let epochBumps = Atomic<Int>(0)
@@ -67,7 +66,6 @@ final class Coherence: Sendable {
             mode: failed ? "timeouts" : mode, reason: failed ? "the event watcher failed; see the log" : reason, watched: watchedPaths, events: events.load(ordering: .relaxed),
             ownEvents: ownEvents.load(ordering: .relaxed), namesInvalidated: namesInvalidated.load(ordering: .relaxed),
             nodesInvalidated: nodesInvalidated.load(ordering: .relaxed),
-            nodesRefreshed: nodesRefreshed.load(ordering: .relaxed),
             kernelNotifications: kernelNotifications.load(ordering: .relaxed),
             overflows: overflows.load(ordering: .relaxed), epochBumps: epochBumps.load(ordering: .relaxed),
             errors: errors.load(ordering: .relaxed))
@@ -89,10 +87,6 @@ public struct CoherenceStatistics: Codable, Sendable, Equatable {
     /// Cached names and nodes dropped or made stale because of events.
     public var namesInvalidated: Int
     public var nodesInvalidated: Int
-    /// Nodes whose attributes were read again at once instead: files
-    /// written in passthrough, closed (optional: a daemon older than this
-    /// field omits it).
-    public var nodesRefreshed: Int?
     /// inval_entry and inval_inode notifications sent to the kernel.
     public var kernelNotifications: Int
     /// Times events were lost (FAN_Q_OVERFLOW or a read error): everything

@@ -45,10 +45,6 @@ final class EventWatcher: @unchecked Sendable {
     /// mode may now allow exec or carry set-id bits): passthrough drops
     /// an idle registration of it.
     private let attributesChanged: @Sendable (NodeID) -> Void
-    /// Reads a node's attributes through a descriptor of its backing file
-    /// and caches them (invalidating them if that fails); set before
-    /// `start`. Without it they are invalidated.
-    var refreshAttributes: (@Sendable (NodeID, FileDescriptor) -> Void)?
     /// Written to stop the thread.
     private let wakeUp: (read: CInt, write: CInt)
     private var thread: pthread_t?
@@ -163,8 +159,6 @@ final class EventWatcher: @unchecked Sendable {
         var seenNames: Set<EntryName> = []
         var directories: Set<NodeID> = []
         var objects: [NodeID: ObjectChange] = [:]
-        /// Where to find each object's backing file again.
-        var objectHandles: [NodeID: (BackingFileHandle, BackingWatch.WatchedFileSystem)] = [:]
         var overflow = false
 
         mutating func addName(_ parent: NodeID, _ name: [UInt8]) {
@@ -202,7 +196,6 @@ final class EventWatcher: @unchecked Sendable {
             // A removed object's handle no longer opens: its name says enough.
             if event.changesObject, let object = event.object, let node = node(of: object, on: fileSystem) {
                 batch.addObject(node, ObjectChange(event))
-                batch.objectHandles[node] = (object, fileSystem)
             }
         }
         coherence.events.add(events.count, ordering: .relaxed)
@@ -224,25 +217,12 @@ final class EventWatcher: @unchecked Sendable {
             }
         }
         for directory in batch.directories { cache.invalidateAttributes(directory) }
-        var refreshed = 0
         for (node, change) in objects {
-            if change.onlyClosed && !change.attributes, let refreshAttributes, inPassthrough(node),
-               let (handle, fileSystem) = batch.objectHandles[node] {
-                // A file written in passthrough was closed: the writes before
-                // the close made their own events (or, through a shared
-                // mapping, none), so its attributes are read now, here,
-                // rather than left stale for the next lookup, which after a
-                // close usually comes (ls, make, a reader).
-                refresh(node, handle, on: fileSystem, refreshAttributes)
-                refreshed += 1
-                continue
-            }
             cache.invalidateAttributes(node)
             if change.attributes { attributesChanged(node) }
         }
         coherence.namesInvalidated.add(batch.names.count, ordering: .relaxed)
-        coherence.nodesInvalidated.add(batch.directories.count + objects.count - refreshed, ordering: .relaxed)
-        coherence.nodesRefreshed.add(refreshed, ordering: .relaxed)
+        coherence.nodesInvalidated.add(batch.directories.count + objects.count, ordering: .relaxed)
         guard let session else { return }
         var sent = 0
         for name in batch.names where kernelHolds(name.parent) {
@@ -289,18 +269,6 @@ final class EventWatcher: @unchecked Sendable {
         coherence.kernelNotifications.add(sent, ordering: .relaxed)
     }
 
-
-    private func refresh(_ node: NodeID, _ handle: BackingFileHandle, on fileSystem: BackingWatch.WatchedFileSystem,
-                         _ refreshAttributes: (NodeID, FileDescriptor) -> Void) {
-        guard let backingHandle = BackingHandle(type: handle.type, bytes: handle.bytes),
-              let descriptor = try? backingHandle.open(mount: fileSystem.mount, flags: LINUX_O_PATH)
-        else {
-            cache.invalidateAttributes(node)
-            return
-        }
-        defer { try? descriptor.close() }
-        refreshAttributes(node, descriptor)
-    }
 
     /// The root is the kernel's from mount to unmount, without a lookup.
     private func kernelHolds(_ node: NodeID) -> Bool { node == .root || (cache.kernelLookups(of: node) ?? 0) > 0 }

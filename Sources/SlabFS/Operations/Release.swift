@@ -50,7 +50,7 @@ extension FileSystem {
     /// the descriptor at hand, one fstat, rather than leave them stale for
     /// the next lookup to read again by name (after drop_caches, a lookup
     /// in the backing directory and an open of the parent).
-    func noteAttributesAfterPassthrough(_ node: NodeID, _ descriptor: FileDescriptor) {
+    private func noteAttributesAfterPassthrough(_ node: NodeID, _ descriptor: FileDescriptor) {
         let stamp = cache.attributeStamp
         guard let status = try? descriptor.statDescriptor().rawValue, let inode = cache.inode(node) else {
             cache.invalidateAttributes(node)

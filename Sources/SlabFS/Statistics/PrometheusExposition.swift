@@ -90,8 +90,6 @@ public enum PrometheusExposition {
                         coherence.namesInvalidated)
             out.counter("slabfs_coherence_nodes_invalidated_total", "Cached nodes dropped or made stale by events.",
                         coherence.nodesInvalidated)
-            out.counter("slabfs_coherence_nodes_refreshed_total",
-                        "Cached nodes whose attributes events made us read again at once.", coherence.nodesRefreshed ?? 0)
             out.counter("slabfs_coherence_kernel_notifications_total",
                         "inval_entry and inval_inode notifications sent to the kernel.", coherence.kernelNotifications)
             out.counter("slabfs_coherence_overflows_total", "Times events were lost and everything cached made stale.",
