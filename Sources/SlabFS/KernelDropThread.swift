@@ -12,13 +12,16 @@ import Synchronization
 /// inode. That call must come from a thread of its own: from a request
 /// handler, or with a lock a handler needs, it can deadlock (the kernel
 /// takes the parent directory's lock, which a request in flight may hold
-/// while it waits for our reply). So `enqueue` (the cache's kernel drop handler,
-/// called from reclaim on any thread) only queues, and this thread sends.
+/// while it waits for our reply). So `enqueue` (the cache's kernel drop
+/// handler, called from reclaim on any thread) only queues, and this thread
+/// sends.
 ///
 /// With a kernel cache limit it also keeps the number of inodes the kernel
 /// holds under the limit: woken when a reply passes it, and once a second,
 /// it requests drops of the coldest entries (second chance, see
-/// `DirectoryCache.requestKernelDropsSecondChance`).
+/// `DirectoryCache.requestKernelDropsSecondChance`). And it gives back the
+/// passthrough registrations the kernel's FORGETs end
+/// (`enqueueBackingClose`).
 final class KernelDropThread: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -39,9 +42,9 @@ final class KernelDropThread: @unchecked Sendable {
     /// Read on every reply that counts lookups: an atomic, not the mutex.
     private let limit: Atomic<Int>
 
-    /// Inodes the kernel may hold before drops are requested; 0 = no limit. Settable
-    /// while mounted (`user.slabfs.kernel_cache_limit`): a lower limit the
-    /// kernel is above wakes the thread at once.
+    /// Inodes the kernel may hold before drops are requested; 0 = no limit.
+    /// Settable while mounted (`user.slabfs.kernel_cache_limit`): a lower
+    /// limit the kernel is above wakes the thread at once.
     var kernelCacheLimit: Int {
         get { limit.load(ordering: .relaxed) }
         set {
