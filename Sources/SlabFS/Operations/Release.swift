@@ -49,7 +49,9 @@ extension FileSystem {
     /// say so too, but not with timeouts). Read what the file is now through
     /// the descriptor at hand, one fstat, rather than leave them stale for
     /// the next lookup to read again by name (after drop_caches, a lookup
-    /// in the backing directory and an open of the parent).
+    /// in the backing directory and an open of the parent). With events, a
+    /// file opened for writing is made stale again by its close's own event
+    /// (reading them once more there cost more than it saved: README).
     private func noteAttributesAfterPassthrough(_ node: NodeID, _ descriptor: FileDescriptor) {
         let stamp = cache.attributeStamp
         guard let status = try? descriptor.statDescriptor().rawValue, let inode = cache.inode(node) else {
