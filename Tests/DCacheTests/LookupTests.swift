@@ -37,6 +37,28 @@ struct LookupTests {
         #expect(cache.statistics().inodes == 2)
     }
 
+    @Test("an identity found with another file handle is a new file (an inode number reused): the name gets a new inode, the old one stays for its holder")
+    func reusedIdentity() throws {
+        let cache = try makeRootedCache()
+        let old = try cache.insertFile("old", 1000)
+        let oldID = old.nodeID
+        // The old file is gone behind the mount and ext4 hands its inode
+        // number to a new file, whose handle (generation) differs.
+        let new = try cache.insert(parent: .root, name: name("new"), identity: identity(1000), handle: handle(2000),
+                                   attributes: attributes(1000), entryTimeout: 10, attributeTimeout: 10)
+        defer { new.release() }
+        #expect(new.nodeID != oldID)
+        #expect(new.handle == handle(2000))
+        #expect(old.handle == handle(1000), "the holder's inode is untouched")
+        old.release()
+        // The identity now leads to the new file only; a hard link to it shares its inode.
+        let link = try cache.insert(parent: .root, name: name("link"), identity: identity(1000), handle: handle(2000),
+                                    attributes: attributes(1000), entryTimeout: 10, attributeTimeout: 10)
+        defer { link.release() }
+        #expect(link.nodeID == new.nodeID)
+        #expect(cache._invariantViolations().isEmpty)
+    }
+
     @Test("long names and long file handles round-trip through their side caches")
     func longNamesAndHandles() throws {
         let cache = try makeRootedCache()

@@ -5,6 +5,7 @@ kernel around them: mounts, RSS, CPU time, descriptors, drop_caches. Also
 the signal that ends a run (Interrupted). Standard library only."""
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -36,9 +37,9 @@ def fuse_targets(a):
 
 def daemon_argv(a, target, src, mnt, extra=()):
     """The command line of target's daemon (foreground) on mnt over src;
-    `a` is the bench's arguments (the binaries, --pll-opts)."""
+    `a` is the bench's arguments (the binaries, --pll-opts, --slabfs-opts)."""
     if target in SLABFS_VARIANTS:
-        return [a.slabfs, src, mnt, "-f", *SLABFS_VARIANTS[target], *extra]
+        return [a.slabfs, src, mnt, "-f", *SLABFS_VARIANTS[target], *shlex.split(a.slabfs_opts), *extra]
     if target == "passthrough_ll":
         # Its own defaults (cache=auto: entry and attr timeout 1 s, no
         # cache_readdir or keep_cache), plus default_permissions, which

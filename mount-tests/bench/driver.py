@@ -185,6 +185,9 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
                     help="run only this part (may be repeated): --only reclaim runs the reclaim comparison alone, "
                          "--only pressure the memory-pressure part")
     ap.add_argument("--pll-opts", default="", help="extra -o options for passthrough_ll (e.g. cache=always)")
+    ap.add_argument("--slabfs-opts", default="",
+                    help="extra options for every slabfs column, e.g. \"--cache-size 512M\" for a large round whose "
+                         "tree the default budget cannot hold")
     ap.add_argument("--passthrough-hp", metavar="PATH",
                     help="add libfuse's passthrough_hp as a column: PATH is its binary, or a directory holding "
                          "passthrough_hp.cc and cxxopts.hpp (bench.sh builds it)")
@@ -279,7 +282,7 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     started = time.monotonic()
     b = Bench(a)
     result = {"config": {"files_main": a.n, "repetitions": a.repetitions, "large": a.large, "files": a.files,
-                         "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts,
+                         "stats": a.stats, "seed": a.seed, "quick": a.quick, "pll_opts": a.pll_opts, "slabfs_opts": a.slabfs_opts,
                          "backing": a.backing, "dir": a.dir, "reclaim_pinned": not a.reclaim_unpinned,
                          "reclaim_reader": {"rate": a.reclaim_reader_rate, "warmup_s": rl.WARMUP_S, "before_s": rl.BEFORE_S,
                                             "after_s": rl.AFTER_S, "poll_s": rl.POLL_S,
