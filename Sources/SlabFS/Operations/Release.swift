@@ -8,7 +8,7 @@ import SystemPackage
 func slabfsRelease(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: UnsafeMutablePointer<fuse_file_info>?) {
     let fs = fileSystem(request)
     if let info {
-        fs.closeHandle(info.pointee.fh)
+        fs.closeHandle(info.pointee.fh, writable: info.pointee.flags & O_ACCMODE != O_RDONLY)
         // A network filesystem may set the times at close; a local one
         // changed them at the writes, which invalidated them already.
         if fs.backing.reportsErrorsAtClose && info.pointee.flags & O_ACCMODE != O_RDONLY {
@@ -24,8 +24,9 @@ func slabfsReleasedir(_ request: fuse_req_t?, _ node: fuse_ino_t, _ info: Unsafe
 }
 
 extension FileSystem {
-    /// Closes an open file or directory and lets its inode go.
-    func closeHandle(_ id: UInt64) {
+    /// Closes an open file or directory and lets its inode go. `writable`:
+    /// the open could write (a reply never delivered counts as one).
+    func closeHandle(_ id: UInt64, writable: Bool = true) {
         guard let entry = handles.remove(id) else { return }
         // A directory's descriptor belongs to its stream, closed with it.
         if entry.directory == nil {
@@ -37,7 +38,14 @@ extension FileSystem {
                 coherence.reportsEveryChange && cache.cachedMode(of: entry.node).map { $0 & 0o111 == 0 } == true
             }
             if passthrough.release(entry.node, keepIdle: keepIdle) {
-                noteAttributesAfterPassthrough(entry.node, descriptor)
+                // With events, a writable open's close makes an event of its
+                // own that marks the attributes stale a moment later: an
+                // fstat now would be undone (see the README).
+                if writable && coherence.reportsEveryChange {
+                    cache.invalidateAttributes(entry.node)
+                } else {
+                    noteAttributesAfterPassthrough(entry.node, descriptor)
+                }
             }
             try? descriptor.close()
         }
@@ -49,9 +57,7 @@ extension FileSystem {
     /// say so too, but not with timeouts). Read what the file is now through
     /// the descriptor at hand, one fstat, rather than leave them stale for
     /// the next lookup to read again by name (after drop_caches, a lookup
-    /// in the backing directory and an open of the parent). With events, a
-    /// file opened for writing is made stale again by its close's own event
-    /// (reading them once more there cost more than it saved: README).
+    /// in the backing directory and an open of the parent).
     private func noteAttributesAfterPassthrough(_ node: NodeID, _ descriptor: FileDescriptor) {
         let stamp = cache.attributeStamp
         guard let status = try? descriptor.statDescriptor().rawValue, let inode = cache.inode(node) else {
