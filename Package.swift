@@ -37,6 +37,7 @@ let package = Package(
                 "DCache", "Slab", "CFuse", "CSlabSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .executableTarget(

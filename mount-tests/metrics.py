@@ -119,7 +119,7 @@ def expected(stats):
         e.add("gauge", "slabfs_coherence_info", 1, None, mode=coherence["mode"])
         e.add("gauge", "slabfs_coherence_watched_filesystems", len(coherence["watched"]), None)
         for field in ["events", "ownEvents", "namesInvalidated", "nodesInvalidated", "kernelNotifications",
-                      "overflows", "epochBumps", "errors"]:
+                      "overflows", "epochBumps", "errors", "attributesRefreshed", "refreshesDropped"]:
             e.add("counter", "slabfs_coherence_%s_total" % snake(field), coherence[field], "coherence." + field)
     passthrough = stats.get("passthrough")
     if passthrough:

@@ -139,6 +139,7 @@ final class FileSystem: Sendable {
         cache.kernelDropHandler = { @Sendable requests in kernelDrops.enqueue(requests) }
         kernelDrops.closeBacking = { passthrough.closeBacking($0) }
         try insertRoot()
+        watcher?.refresher.refresh = { [unowned self] in self.refreshStaleAttributes(of: $0) }
     }
 
     // MARK: Timeouts by coherence

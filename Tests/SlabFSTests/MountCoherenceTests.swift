@@ -122,4 +122,35 @@ struct MountCoherenceTests {
             #expect((stats.coherence?.namesInvalidated ?? 0) > 0)
         }
     }
+
+    @Test("stale attributes of files written through the mount and behind it are read again in idle time, and are the backing file's after the kernel forgets them")
+    func staleAttributesRefreshed() throws {
+        try withMount { mount in
+            let before = try statistics(mount)
+            try #require(before.coherence?.mode == "events")
+            let files = 40
+            for index in 0..<files { try writeFile(mount.backing("behind\(index)"), "v0") }
+            // Cached in the kernel and here, then rewritten behind the mount.
+            for index in 0..<files { _ = try fileStatus(mount.mounted("behind\(index)")).get() }
+            usleep(20_000)
+            for index in 0..<files { try writeFile(mount.backing("behind\(index)"), String(repeating: "b", count: 100 + index)) }
+            // Written through the mount: with passthrough the kernel writes
+            // the backing file, and its close is an event of the user's.
+            for index in 0..<files { try writeFile(mount.mounted("through\(index)"), String(repeating: "t", count: 200 + index)) }
+            let passthrough = before.passthrough?.mode == "on"
+            let expected = files + (passthrough ? files : 0)
+            let refreshed = { ((try? statistics(mount))?.coherence?.attributesRefreshed ?? 0)
+                - (before.coherence?.attributesRefreshed ?? 0) }
+            #expect(eventually(within: 5) { refreshed() >= expected }, "refreshed \(refreshed()) of \(expected)")
+            let held = try makeKernelForget(mount, limit: 1, until: 10)
+            #expect(held <= 10, "the kernel still holds \(held) inodes")
+            for name in (0..<files).flatMap({ ["behind\($0)", "through\($0)"] }) {
+                let mounted = try fileStatus(mount.mounted(name)).get(), backing = try fileStatus(mount.backing(name)).get()
+                #expect(mounted.st_size == backing.st_size, "\(name): size")
+                #expect(mounted.st_mtim.tv_sec == backing.st_mtim.tv_sec && mounted.st_mtim.tv_nsec == backing.st_mtim.tv_nsec,
+                        "\(name): mtime")
+            }
+            #expect(try statistics(mount).coherence?.refreshesDropped == 0)
+        }
+    }
 }

@@ -32,6 +32,9 @@ final class Coherence: Sendable {
     let overflows = Atomic<Int>(0)
     let epochBumps = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
+    // What the attribute refresher did.
+    let attributesRefreshed = Atomic<Int>(0)
+    let refreshesDropped = Atomic<Int>(0)
 
     init(watch: BackingWatch?, reason: String?) {
         eventsActive = watch != nil
@@ -68,7 +71,8 @@ final class Coherence: Sendable {
             nodesInvalidated: nodesInvalidated.load(ordering: .relaxed),
             kernelNotifications: kernelNotifications.load(ordering: .relaxed),
             overflows: overflows.load(ordering: .relaxed), epochBumps: epochBumps.load(ordering: .relaxed),
-            errors: errors.load(ordering: .relaxed))
+            errors: errors.load(ordering: .relaxed), attributesRefreshed: attributesRefreshed.load(ordering: .relaxed),
+            refreshesDropped: refreshesDropped.load(ordering: .relaxed))
     }
 }
 
@@ -96,4 +100,8 @@ public struct CoherenceStatistics: Codable, Sendable, Equatable {
     /// FUSE_NOTIFY_INC_EPOCH), after lost events.
     public var epochBumps: Int
     public var errors: Int
+    /// Stale attributes of written files read again in idle time (the
+    /// attribute refresher), and nodes it had no room to queue.
+    public var attributesRefreshed: Int
+    public var refreshesDropped: Int
 }

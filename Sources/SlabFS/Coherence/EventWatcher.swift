@@ -45,6 +45,8 @@ final class EventWatcher: @unchecked Sendable {
     /// mode may now allow exec or carry set-id bits): passthrough drops
     /// an idle registration of it.
     private let attributesChanged: @Sendable (NodeID) -> Void
+    /// Reads the attributes of written files again in idle time.
+    let refresher: AttributeRefresher
     /// Written to stop the thread.
     private let wakeUp: (read: CInt, write: CInt)
     private var thread: pthread_t?
@@ -61,6 +63,7 @@ final class EventWatcher: @unchecked Sendable {
          attributesChanged: @escaping @Sendable (NodeID) -> Void = { _ in }) {
         self.inPassthrough = inPassthrough
         self.attributesChanged = attributesChanged
+        refresher = AttributeRefresher(coherence: coherence)
         self.watch = watch
         self.cache = cache
         self.coherence = coherence
@@ -84,6 +87,7 @@ final class EventWatcher: @unchecked Sendable {
         switch startBackgroundThread({ self.run() }) {
         case .success(let thread):
             self.thread = thread
+            refresher.start()
         case .failure(let error):
             logError("cannot start the event watcher: \(error); back to timeouts")
             coherence.errors.add(1, ordering: .relaxed)
@@ -100,6 +104,7 @@ final class EventWatcher: @unchecked Sendable {
             pthread_join(thread, nil)
             self.thread = nil
         }
+        refresher.stop()
         watch.close()
         if wakeUp.read >= 0 {
             try? FileDescriptor(rawValue: wakeUp.read).close()
@@ -221,6 +226,7 @@ final class EventWatcher: @unchecked Sendable {
             cache.invalidateAttributes(node)
             if change.attributes { attributesChanged(node) }
         }
+        refresher.enqueue(objects.lazy.filter { $0.value.data }.map(\.key))
         coherence.namesInvalidated.add(batch.names.count, ordering: .relaxed)
         coherence.nodesInvalidated.add(batch.directories.count + objects.count, ordering: .relaxed)
         guard let session else { return }

@@ -97,6 +97,11 @@ public enum PrometheusExposition {
             out.counter("slabfs_coherence_epoch_bumps_total", "Times the kernel was told to drop every name at once.",
                         coherence.epochBumps)
             out.counter("slabfs_coherence_errors_total", "Errors of the event watcher.", coherence.errors)
+            out.counter("slabfs_coherence_attributes_refreshed_total",
+                        "Stale attributes of written files read again in idle time.", coherence.attributesRefreshed)
+            out.counter("slabfs_coherence_refreshes_dropped_total",
+                        "Stale attributes left to the next lookup: the refresher's queue was full.",
+                        coherence.refreshesDropped)
         }
         if let passthrough = stats.passthrough {
             out.gauge("slabfs_passthrough_info", "Whether the kernel does regular files' I/O itself (mode on or off).",

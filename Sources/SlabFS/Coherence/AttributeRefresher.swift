@@ -1,0 +1,143 @@
+import CSlabSupport
+import DCache
+import DequeModule
+import Glibc
+
+/// A thread that reads again, while the machine has nothing else to do, the
+/// attributes the event watcher marked stale after a file's data changed.
+///
+/// Every close of a file opened for writing makes a CLOSE_WRITE event, and
+/// the watcher must mark the file's cached attributes stale: the event does
+/// not say whether the kernel wrote it on a user's behalf (passthrough) or
+/// another program wrote the backing file (an mmap write shows only
+/// through that event). The kernel keeps the entry for an hour and mostly
+/// never asks; but once it has forgotten the file (drop_caches, memory
+/// pressure, its cache limit) the first lookup would read the attributes
+/// again by name, on the request path, in a backing filesystem whose own
+/// caches may have gone meanwhile. Reading them here, at SCHED_IDLE, costs
+/// the request path nothing, and costs CPU only where a core is idle.
+///
+/// Correctness does not depend on it: what is read is stored with the
+/// attribute stamp taken before the read, so an invalidation that came
+/// meanwhile leaves it stale, and a change after the read makes an event of
+/// its own. A node evicted, reused, open in passthrough (every lookup reads
+/// it then) or fresh again by the time its turn comes is skipped.
+final class AttributeRefresher: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Under `mutex`:
+    private var queue = Deque<NodeID>()
+    private var queued: Set<NodeID> = []
+    private var stopping = false
+    private var thread: pthread_t?
+
+    /// Reads the node's attributes again if it still needs it; true when
+    /// it stored fresh ones. Set once, before `start`.
+    var refresh: (@Sendable (NodeID) -> Bool)?
+    private let coherence: Coherence
+
+    /// Nodes waiting at most: beyond it a change is left to the lookup
+    /// that needs it (a burst of writes behind the mount is not worth
+    /// holding on to).
+    static let queueLimit = 65_536
+
+    init(coherence: Coherence) {
+        self.coherence = coherence
+        mutex.initialize(to: pthread_mutex_t())
+        condition.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    func start() {
+        switch startBackgroundThread({ self.run() }) {
+        case .success(let thread): locked { self.thread = thread }
+        case .failure(let error): logError("cannot start the attribute refresher: \(error)")
+        }
+    }
+
+    func stop() {
+        let thread: pthread_t? = locked {
+            stopping = true
+            pthread_cond_broadcast(condition)
+            return self.thread
+        }
+        if let thread { pthread_join(thread, nil) }
+        locked { self.thread = nil }
+    }
+
+    /// Queues nodes whose attributes were just marked stale; never blocks
+    /// on the refresher's work.
+    func enqueue<Nodes: Sequence>(_ nodes: Nodes) where Nodes.Element == NodeID {
+        var dropped = 0
+        locked {
+            for node in nodes {
+                guard queue.count < Self.queueLimit else {
+                    dropped += 1
+                    continue
+                }
+                if queued.insert(node).inserted { queue.append(node) }
+            }
+            pthread_cond_broadcast(condition)
+        }
+        if dropped > 0 { coherence.refreshesDropped.add(dropped, ordering: .relaxed) }
+    }
+
+    fileprivate func run() {
+        if linux_set_idle_scheduling() != 0 {
+            // Then at normal priority: still off the request path.
+            logError("attribute refresher: SCHED_IDLE refused (\(String(cString: strerror(errno))))")
+        }
+        while true {
+            let batch: [NodeID]? = locked {
+                while queue.isEmpty && !stopping { pthread_cond_wait(condition, mutex) }
+                if stopping { return nil }
+                // Small batches: a node queued again while its turn is near
+                // is read once.
+                let count = min(queue.count, 64)
+                let batch = Array(queue.prefix(count))
+                queue.removeFirst(count)
+                for node in batch { queued.remove(node) }
+                return batch
+            }
+            guard let batch, let refresh else { return }
+            var refreshed = 0
+            for node in batch where refresh(node) { refreshed += 1 }
+            coherence.attributesRefreshed.add(refreshed, ordering: .relaxed)
+        }
+    }
+}
+
+extension FileSystem {
+    /// The refresher's work for one node: its attributes read through its
+    /// handle and stored, if it is a cached regular file whose attributes
+    /// are stale and that is not open in passthrough. True when stored
+    /// fresh.
+    func refreshStaleAttributes(of node: NodeID) -> Bool {
+        guard let inode = cache.inode(node) else { return false }
+        defer { inode.release() }
+        let (attributes, fresh) = cache.attributes(of: inode)
+        guard !fresh, mode_t(attributes.mode) & S_IFMT == S_IFREG, !passthrough.isOpen(node),
+              !usesKeptDescriptor(inode), cache.isHashed(inode) else { return false }
+        let stamp = cache.attributeStamp
+        // ESTALE (the file went meanwhile) unhashes it, as for a request.
+        guard let status = try? withPath(inode, { try $0.statDescriptor().rawValue }),
+              (try? Self.identity(of: status)) == inode.identity else { return false }
+        cache.setAttributes(inode, InodeAttributes(status), timeout: cacheTimeout(device: inode.identity.device),
+                            observed: stamp)
+        return cache.attributes(of: inode).fresh
+    }
+}
