@@ -12,6 +12,29 @@ from workloads import RW_FILES, WORKLOADS
 
 # The 4 KiB write+read row's target: at most this many times its open+close floor.
 FLOOR_FACTOR = 1.5
+# Warm stat with events, against native.
+WARM_STAT_TARGET = 0.9
+
+
+def add_coherence_checks(ts, add):
+    """What events must give over timeouts: warm stat near native, and no
+    row (the fio rows included) below the --coherence timeouts column's."""
+    s, t, nat = ts.get("slabfs", {}), ts.get("slabfs-timeouts", {}), ts.get("native", {})
+    if "ops_per_s" in s and "ops_per_s" in nat and nat["ops_per_s"].get("stat_warm"):
+        mine, theirs = s["ops_per_s"]["stat_warm"] or 0, nat["ops_per_s"]["stat_warm"]
+        add(f"warm stat >= {WARM_STAT_TARGET:g}x native", mine >= WARM_STAT_TARGET * theirs,
+            f"slabfs {fmt_rate(mine)}/s vs native {fmt_rate(theirs)}/s ({mine / theirs:.2f}x)")
+    if "ops_per_s" not in s or "ops_per_s" not in t:
+        return
+    rows = [(label, s["ops_per_s"][k] or 0, t["ops_per_s"][k] or 0) for k, label in WORKLOADS]
+    mine_io, theirs_io = s.get("io") or {}, t.get("io") or {}
+    rows += [(label, (mine_io.get(k) or {}).get("value") or 0, (theirs_io.get(k) or {}).get("value") or 0)
+             for k, label, _ in fio_rows.ROWS if (theirs_io.get(k) or {}).get("value")]
+    below = [f"{label} {mine / theirs:.2f}x" for label, mine, theirs in rows if theirs and mine < theirs]
+    add("no row below the slabfs --coherence timeouts column", not below,
+        ("below: " + "; ".join(below)) if below else
+        "lowest: " + min((f"{label} {mine / theirs:.2f}x" for label, mine, theirs in rows if theirs),
+                         key=lambda x: float(x.rsplit(" ", 1)[1][:-1]), default="none"))
 
 
 def targets_check(main, rec, skip=()):
@@ -42,6 +65,7 @@ def targets_check(main, rec, skip=()):
             f"{mine / best if best else float('inf'):.2f}x {best_t}")
     elif "main" not in skip:
         add("slabfs against bindfs and passthrough_ll", False, "no result to compare")
+    add_coherence_checks(ts, add)
     v = ts.get("slabfs-rdc-off", {})
     if "ops_per_s" in v and others:
         # Not a target: what the other setting of the listing trade-off gives.
