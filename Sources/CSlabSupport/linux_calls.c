@@ -2,7 +2,7 @@
 #include "linux_calls.h"
 
 #include <fcntl.h>
-#include <sched.h>
+#include <sys/resource.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -81,7 +81,6 @@ int linux_setxattr(const char *path, const char *name, const void *value, size_t
 ssize_t linux_listxattr(const char *path, char *list, size_t size) { return listxattr(path, list, size); }
 int linux_removexattr(const char *path, const char *name) { return removexattr(path, name); }
 
-int linux_set_idle_scheduling(void) {
-    struct sched_param parameter = {.sched_priority = 0};
-    return sched_setscheduler(0, SCHED_IDLE, &parameter);
+int linux_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

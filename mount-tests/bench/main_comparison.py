@@ -13,7 +13,7 @@ import time
 import fio_rows
 from daemons import SLABFS_VARIANTS, Interrupted, fd_count, log, rss_bytes
 from stats import active_objects, counters, dig, page_size, request_deltas, resident_pages, slabfs_stats, utilization
-from workloads import WORKLOADS, op_count, run_phases, tree
+from workloads import WORKLOADS, op_count, round_trip_seconds, run_phases, tree
 
 # Columns without the fio rows, and why.
 IO_SKIP = {"slabfs-rdc-off": "the readdir cache does not touch file I/O"}
@@ -90,6 +90,8 @@ def one_run(bench, target, n, rep, io=False):
             res["times"] = run_phases(mnt, n, d, on_point)
         except Exception as e:  # a daemon that died shows here
             raise d.failure(f"{target} (n={n}, rep {rep})", e)
+        if slabfs:
+            res["round_trip_s"] = round_trip_seconds(mnt)
         if io:
             io_rows(bench, res, target, mnt, rep, stats=(lambda: slabfs_stats(mnt)) if slabfs else None)
             d.check_alive(f"{target} (n={n}, rep {rep})", " during the fio rows")
@@ -125,6 +127,8 @@ def one_run(bench, target, n, rep, io=False):
         res["requests_stat_again"] = request_deltas(stats["before_stat_again"], stats["after_stat_again"])
         res["requests_openclose"] = request_deltas(stats["before_openclose"], stats["after_openclose"])
         res["requests_rw4k"] = request_deltas(stats["before_rw4k"], stats["after_rw4k"])
+        res["requests_create"] = request_deltas(stats["before_create"], stats["after_create"])
+        res["requests_unlink"] = request_deltas(stats["before_unlink"], stats["after_unlink"])
         res["passthrough"] = dig(stats["end"], "passthrough", "cache.passthrough")
     return res
 
@@ -159,6 +163,12 @@ def run(bench, targets, n, reps, label, io=False):
     return summarize(runs, n)
 
 
+def replied_requests(deltas):
+    """Requests answered in a request-count delta: FORGET and BATCH_FORGET
+    have no reply; GETXATTR/LISTXATTR are the stats reads ("pass")."""
+    return deltas["pass"] - deltas.get("forget", 0) - deltas.get("batch_forget", 0)
+
+
 def summarize(runs, n):
     out = {"n": n, "targets": {}}
     for t, rs in runs.items():
@@ -189,6 +199,13 @@ def summarize(runs, n):
             if reqs:
                 e["stat_again_requests"] = statistics.median(q["pass"] for q in reqs)
                 e["stat_again_requests_all"] = reqs
+            trips = [r["round_trip_s"] for r in rs if r.get("round_trip_s")]
+            if trips:
+                e["round_trip_us"] = 1e6 * statistics.median(trips)
+            for key in ("requests_create", "requests_unlink"):
+                reqs = [r[key] for r in rs if r.get(key)]
+                if reqs:  # requests with a reply each, per file: the stats reads and FORGETs not counted
+                    e[key + "_per_file"] = statistics.median(replied_requests(q) / n for q in reqs)
             for key in ("requests_openclose", "requests_rw4k"):
                 reqs = [r[key] for r in rs if r.get(key)]
                 if reqs:  # medians of the names that matter here; every name per repetition under _all

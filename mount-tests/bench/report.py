@@ -71,6 +71,10 @@ def table_round(rnd, title, reps):
                             lambda v, e: f"{v:.0f} (+{e.get('fds_added', 0):.0f})"))
     lines.append(daemon_row("requests, again", lambda e: e.get("stat_again_requests"),
                             lambda v, e: f"{v:.0f} ({100 * v / rnd['n']:.1f}%)"))
+    lines.append(daemon_row("empty round trip", lambda e: e.get("round_trip_us"), lambda v, e: f"{v:.1f} us"))
+    for k in ("create", "unlink"):
+        lines.append(daemon_row(f"requests per {k}", lambda e: e.get(f"requests_{k}_per_file"),
+                                lambda v, e: f"{v:.2f}"))
     if any(rnd["targets"][t].get("requests_rw4k") for t in targets):
         lines += fio_rows.request_rows(rnd, targets, w0, 22)
     lines.append("  daemon CPU per operation, us (user + system, every thread; from 10 ms clock ticks, so short workloads are coarse)")
@@ -89,7 +93,9 @@ def table_round(rnd, title, reps):
                  "divided by files; descriptors: ls /proc/PID/fd | wc -l after the stat phases, (+ since mount); "
                  f"requests, again: FUSE requests the daemon received during \"stat, again\" ({STAT_AGAIN_DELAY_S:g} s "
                  "after the warm stat; (% of the files); from user.slabfs.stats, so slabfs only; its own GETXATTRs "
-                 "not counted))")
+                 "not counted); empty round trip: a getxattr of user.slabfs.entry_timeout on the mount's root, which "
+                 "the daemon answers from memory, 20,000 times; requests per create/unlink: those answered (not FORGET, "
+                 "not the stats reads) during that row, per file)")
     lines.append(f"  (open+close: the {RW_FILES} files of the 4 KiB write+read row, still empty, each opened O_WRONLY and "
                  f"closed, then each opened O_RDONLY and closed ({2 * RW_FILES} pairs, no data: the open/close round trips "
                  f"that row needs), right before it; 4 KiB write+read: the same files, each opened O_WRONLY|O_TRUNC, "

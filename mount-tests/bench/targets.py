@@ -14,6 +14,10 @@ from workloads import RW_FILES, WORKLOADS
 FLOOR_FACTOR = 1.5
 # Warm stat with events, against native.
 WARM_STAT_TARGET = 0.9
+# What a request costs the daemon: judged with the kernel passthrough off
+# (the requests that reach the daemon), against native and passthrough_hp.
+DAEMON_CPU_TARGET_US = 45
+NATIVE_RATIO_TARGET = 0.3
 
 
 def add_coherence_checks(ts, add):
@@ -35,6 +39,41 @@ def add_coherence_checks(ts, add):
         ("below: " + "; ".join(below)) if below else
         "lowest: " + min((f"{label} {mine / theirs:.2f}x" for label, mine, theirs in rows if theirs),
                          key=lambda x: float(x.rsplit(" ", 1)[1][:-1]), default="none"))
+
+
+def add_request_cost_checks(ts, n, add):
+    """Daemon CPU per create, unlink and 4 KiB write+read; create and unlink
+    against passthrough_hp, and against native or, where the requests an
+    operation needs make that impossible, within FLOOR_FACTOR of the floor
+    they set (an empty round trip times the requests answered per file)."""
+    column = "slabfs-pt-off" if "ops_per_s" in ts.get("slabfs-pt-off", {}) else "slabfs"
+    s, hp, nat = ts.get(column, {}), ts.get("passthrough_hp", {}), ts.get("native", {})
+    if "ops_per_s" not in s:
+        return
+    cpu = s.get("daemon_cpu_us_per_op") or {}
+    for k, label in (("create", "create"), ("unlink", "unlink"), ("rw4k", "4 KiB write+read")):
+        if cpu.get(k) is not None:
+            per = " per operation (one file opened, written or read, closed)" if k == "rw4k" else ""
+            add(f"{column}: daemon CPU per {label} <= {DAEMON_CPU_TARGET_US} us", cpu[k] <= DAEMON_CPU_TARGET_US,
+                f"{cpu[k]:.1f} us{per}; slabfs (passthrough on) {(ts.get('slabfs', {}).get('daemon_cpu_us_per_op') or {}).get(k, float('nan')):.1f} us")
+    if "ops_per_s" in hp:
+        for k, factor in (("unlink", 1), ("create", 2)):
+            mine, theirs = s["ops_per_s"][k] or 0, hp["ops_per_s"][k] or 0
+            add(f"{column}: {k} >= {factor}x passthrough_hp", theirs > 0 and mine >= factor * theirs,
+                f"{fmt_rate(mine)}/s vs {fmt_rate(theirs)}/s ({mine / theirs if theirs else float('inf'):.2f}x)")
+    trip = s.get("round_trip_us")
+    for k in ("create", "unlink"):
+        ratio = (s.get("ratio") or {}).get(k)
+        if ratio is None or "ops_per_s" not in nat:
+            continue
+        per_file = s.get(f"requests_{k}_per_file")
+        mine_us = 1e6 * s["median_s"][k] / n
+        floor = trip * per_file if trip and per_file else None
+        ok = ratio >= NATIVE_RATIO_TARGET or (floor is not None and mine_us <= FLOOR_FACTOR * floor)
+        add(f"{column}: {k} >= {NATIVE_RATIO_TARGET:g}x native, or within {FLOOR_FACTOR:g}x of its request floor", ok,
+            f"{ratio:.2f}x native; {mine_us:.1f} us per file"
+            + (f" vs floor {floor:.1f} us ({per_file:.2f} requests answered per file x {trip:.1f} us per empty "
+               f"round trip): {mine_us / floor:.2f}x" if floor else "; no floor measured"))
 
 
 def targets_check(main, rec, skip=()):
@@ -66,6 +105,8 @@ def targets_check(main, rec, skip=()):
     elif "main" not in skip:
         add("slabfs against bindfs and passthrough_ll", False, "no result to compare")
     add_coherence_checks(ts, add)
+    if main:
+        add_request_cost_checks(ts, main["n"], add)
     v = ts.get("slabfs-rdc-off", {})
     if "ops_per_s" in v and others:
         # Not a target: what the other setting of the listing trade-off gives.

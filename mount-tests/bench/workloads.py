@@ -75,11 +75,13 @@ def run_phases(root, n, daemon=None, on_point=None):
         point(f"after_{key}")
 
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+    point("before_create")
     with timed("create"):
         for d in dirs:
             os.mkdir(d)
         for f in files:
             cl(op(f, flags, 0o644))
+    point("after_create")
 
     stat_all("stat_warm")
     time.sleep(STAT_AGAIN_DELAY_S)
@@ -137,16 +139,35 @@ def run_phases(root, n, daemon=None, on_point=None):
     point("after_rw4k")
 
     unlink = os.unlink
+    point("before_unlink")
     with timed("unlink"):
         for f in files:
             unlink(f)
         for d in dirs:
             os.rmdir(d)
+    point("after_unlink")
     if os.listdir(root):
         raise RuntimeError(f"{root} not empty after unlink")
     if daemon:
         t["daemon_cpu"] = cpu
     return t
+
+
+# An empty FUSE round trip: a control attribute slabfs answers from memory
+# (no system call on the backing side), read on the mount's root.
+ROUND_TRIP_ATTRIBUTE = "user.slabfs.entry_timeout"
+ROUND_TRIPS = 20000
+
+
+def round_trip_seconds(mnt, count=ROUND_TRIPS):
+    """Seconds per getxattr of ROUND_TRIP_ATTRIBUTE through the mount (the
+    kernel caches no extended attribute: each is a GETXATTR round trip)."""
+    get = os.getxattr
+    get(mnt, ROUND_TRIP_ATTRIBUTE)
+    t0 = time.perf_counter()
+    for _ in range(count):
+        get(mnt, ROUND_TRIP_ATTRIBUTE)
+    return (time.perf_counter() - t0) / count
 
 
 def zipf_sequence(nfiles, count, seed, draw=0):

@@ -53,9 +53,9 @@ int linux_setfsgid(uint32_t group);
 /// The raw setgroups system call, for the calling thread only: glibc's
 /// setgroups changes every thread of the process.
 int linux_setgroups_thread(size_t count, const uint32_t *groups);
-/// Moves the calling thread (not the process) to SCHED_IDLE: it runs only
-/// where no other thread wants the core. No privilege is needed to lower it.
-int linux_set_idle_scheduling(void);
+/// Sets the nice value of the calling thread only (Linux keeps one per
+/// thread; setpriority on the process would change the first thread's).
+int linux_set_thread_nice(int nice);
 
 ssize_t linux_fgetxattr(int fd, const char *name, void *value, size_t size);
 int linux_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);

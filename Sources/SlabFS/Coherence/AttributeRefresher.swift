@@ -14,8 +14,13 @@ import Glibc
 /// never asks; but once it has forgotten the file (drop_caches, memory
 /// pressure, its cache limit) the first lookup would read the attributes
 /// again by name, on the request path, in a backing filesystem whose own
-/// caches may have gone meanwhile. Reading them here, at SCHED_IDLE, costs
-/// the request path nothing, and costs CPU only where a core is idle.
+/// caches may have gone meanwhile. Reading them here, at nice 19, costs the
+/// request path nothing, and CPU mostly where a core is idle.
+///
+/// Nice 19, not SCHED_IDLE: the refresher takes the cache's locks (briefly),
+/// and a request thread waiting for one it was preempted in must not wait
+/// for a core nothing else wants. Nor does the watcher ever wait for it:
+/// it hands nodes over only when the queue's lock is free at once.
 ///
 /// Correctness does not depend on it: what is read is stored with the
 /// attribute stamp taken before the read, so an invalidation that came
@@ -30,6 +35,8 @@ final class AttributeRefresher: @unchecked Sendable {
     private var queued: Set<NodeID> = []
     private var stopping = false
     private var thread: pthread_t?
+    /// The watcher's thread only: nodes not yet in `queue`.
+    private var handedOver: [NodeID] = []
 
     /// Reads the node's attributes again if it still needs it; true when
     /// it stored fresh ones. Set once, before `start`.
@@ -79,27 +86,41 @@ final class AttributeRefresher: @unchecked Sendable {
         locked { self.thread = nil }
     }
 
-    /// Queues nodes whose attributes were just marked stale; never blocks
-    /// on the refresher's work.
+    /// Queues nodes whose attributes were just marked stale. One thread
+    /// only (the event watcher's): never waits for the refresher, which
+    /// may hold the lock at a low priority; what it cannot hand over now
+    /// waits in `handedOver` for its next call.
     func enqueue<Nodes: Sequence>(_ nodes: Nodes) where Nodes.Element == NodeID {
-        var dropped = 0
-        locked {
-            for node in nodes {
-                guard queue.count < Self.queueLimit else {
-                    dropped += 1
-                    continue
-                }
-                if queued.insert(node).inserted { queue.append(node) }
+        for node in nodes {
+            guard handedOver.count < Self.queueLimit else {
+                coherence.refreshesDropped.add(1, ordering: .relaxed)
+                continue
             }
-            pthread_cond_broadcast(condition)
+            handedOver.append(node)
         }
+        guard !handedOver.isEmpty, pthread_mutex_trylock(mutex) == 0 else { return }
+        var dropped = 0
+        for node in handedOver {
+            guard queue.count < Self.queueLimit else {
+                dropped += 1
+                continue
+            }
+            if queued.insert(node).inserted { queue.append(node) }
+        }
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+        handedOver.removeAll(keepingCapacity: true)
         if dropped > 0 { coherence.refreshesDropped.add(dropped, ordering: .relaxed) }
     }
 
+    /// The watcher's thread only: whether nodes wait to be handed over
+    /// (then it calls `enqueue` again soon, with none of its own).
+    var isHoldingNodes: Bool { !handedOver.isEmpty }
+
     fileprivate func run() {
-        if linux_set_idle_scheduling() != 0 {
+        if linux_set_thread_nice(19) != 0 {
             // Then at normal priority: still off the request path.
-            logError("attribute refresher: SCHED_IDLE refused (\(String(cString: strerror(errno))))")
+            logError("attribute refresher: nice 19 refused (\(String(cString: strerror(errno))))")
         }
         while true {
             let batch: [NodeID]? = locked {

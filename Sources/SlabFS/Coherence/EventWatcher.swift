@@ -121,7 +121,9 @@ final class EventWatcher: @unchecked Sendable {
         while true {
             descriptors[0].revents = 0
             descriptors[1].revents = 0
-            guard poll(&descriptors, 2, -1) >= 0 || errno == EINTR else {
+            // Nodes the refresher's lock refused a moment ago go over soon.
+            let timeout: CInt = refresher.isHoldingNodes ? 10 : -1
+            guard poll(&descriptors, 2, timeout) >= 0 || errno == EINTR else {
                 // No more events will be read: what is cached from now on
                 // may go stale unseen.
                 coherence.errors.add(1, ordering: .relaxed)
@@ -150,6 +152,7 @@ final class EventWatcher: @unchecked Sendable {
                 break
             }
             if lostEvents { invalidateEverything() }
+            if refresher.isHoldingNodes { refresher.enqueue(EmptyCollection()) }
             // Gather the next batch for a moment rather than waking for
             // every event: each of the daemon's own changes makes one, and a
             // wake-up per request would compete with the request thread for
