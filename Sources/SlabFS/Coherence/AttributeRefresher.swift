@@ -38,15 +38,16 @@ final class AttributeRefresher: @unchecked Sendable {
     /// The watcher's thread only: nodes not yet in `queue`.
     private var handedOver: [NodeID] = []
 
-    /// Reads the node's attributes again if it still needs it; true when
-    /// it stored fresh ones. Set once, before `start`.
-    var refresh: (@Sendable (NodeID) -> Bool)?
+    /// Reads the node's attributes again if it still needs it. Set once,
+    /// before `start`.
+    var refresh: (@Sendable (NodeID) -> AttributeRefresh)?
     private let coherence: Coherence
 
     /// Nodes waiting at most: beyond it a change is left to the lookup
     /// that needs it (a burst of writes behind the mount is not worth
     /// holding on to).
     static let queueLimit = 65_536
+    static let attemptsPerNode = 3
 
     init(coherence: Coherence) {
         self.coherence = coherence
@@ -136,29 +137,46 @@ final class AttributeRefresher: @unchecked Sendable {
             }
             guard let batch, let refresh else { return }
             var refreshed = 0
-            for node in batch where refresh(node) { refreshed += 1 }
+            for node in batch {
+                // An invalidation anywhere while the read was under way (a
+                // create invalidates its directory's attributes) leaves what
+                // was read stale: read again, a few times.
+                var outcome = refresh(node)
+                for _ in 1..<Self.attemptsPerNode where outcome == .overtaken { outcome = refresh(node) }
+                if outcome == .stored { refreshed += 1 }
+            }
             coherence.attributesRefreshed.add(refreshed, ordering: .relaxed)
         }
     }
 }
 
+/// What became of one node's turn at the refresher.
+enum AttributeRefresh {
+    /// Read and stored fresh.
+    case stored
+    /// Not needed or not possible: gone, fresh already, open in
+    /// passthrough, not a regular file, or its backing file gone.
+    case skipped
+    /// Read, but an invalidation came meanwhile: stored stale.
+    case overtaken
+}
+
 extension FileSystem {
     /// The refresher's work for one node: its attributes read through its
     /// handle and stored, if it is a cached regular file whose attributes
-    /// are stale and that is not open in passthrough. True when stored
-    /// fresh.
-    func refreshStaleAttributes(of node: NodeID) -> Bool {
-        guard let inode = cache.inode(node) else { return false }
+    /// are stale and that is not open in passthrough.
+    func refreshStaleAttributes(of node: NodeID) -> AttributeRefresh {
+        guard let inode = cache.inode(node) else { return .skipped }
         defer { inode.release() }
         let (attributes, fresh) = cache.attributes(of: inode)
         guard !fresh, mode_t(attributes.mode) & S_IFMT == S_IFREG, !passthrough.isOpen(node),
-              !usesKeptDescriptor(inode), cache.isHashed(inode) else { return false }
+              !usesKeptDescriptor(inode), cache.isHashed(inode) else { return .skipped }
         let stamp = cache.attributeStamp
         // ESTALE (the file went meanwhile) unhashes it, as for a request.
         guard let status = try? withPath(inode, { try $0.statDescriptor().rawValue }),
-              (try? Self.identity(of: status)) == inode.identity else { return false }
+              (try? Self.identity(of: status)) == inode.identity else { return .skipped }
         cache.setAttributes(inode, InodeAttributes(status), timeout: cacheTimeout(device: inode.identity.device),
                             observed: stamp)
-        return cache.attributes(of: inode).fresh
+        return cache.attributes(of: inode).fresh ? .stored : .overtaken
     }
 }
