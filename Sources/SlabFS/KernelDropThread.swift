@@ -23,9 +23,8 @@ import Synchronization
 /// passthrough registrations the kernel's FORGETs end
 /// (`enqueueBackingClose`).
 final class KernelDropThread: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Under `mutex`:
+    private let lock = ConditionLock()
+    // Under `lock`:
     private var queue: [KernelDropRequest] = []
     /// Passthrough registrations to give back (FUSE_DEV_IOC_BACKING_CLOSE).
     private var backingCloses: [Int32] = []
@@ -39,7 +38,7 @@ final class KernelDropThread: @unchecked Sendable {
     private unowned let cache: DirectoryCache
     /// Gives a registration back to the kernel; set once, before `start`.
     var closeBacking: (@Sendable (Int32) -> Void)?
-    /// Read on every reply that counts lookups: an atomic, not the mutex.
+    /// Read on every reply that counts lookups: an atomic, not the lock.
     private let limit: Atomic<Int>
 
     /// Inodes the kernel may hold before drops are requested; 0 = no limit.
@@ -52,7 +51,7 @@ final class KernelDropThread: @unchecked Sendable {
             limit.store(newValue, ordering: .relaxed)
             locked {
                 overLimit = true
-                pthread_cond_broadcast(condition)
+                lock.broadcast()
             }
         }
     }
@@ -60,28 +59,9 @@ final class KernelDropThread: @unchecked Sendable {
     init(cache: DirectoryCache, kernelCacheLimit: Int) {
         self.cache = cache
         limit = Atomic(kernelCacheLimit)
-        mutex.initialize(to: pthread_mutex_t())
-        condition.initialize(to: pthread_cond_t())
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
     }
 
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    private func locked<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func locked<R>(_ body: () -> R) -> R { lock.locked(body) }
 
     /// Starts the thread for `session`; signals stay blocked in it, so that
     /// SIGINT and SIGTERM reach the loop's thread.
@@ -97,7 +77,7 @@ final class KernelDropThread: @unchecked Sendable {
     func stop() {
         let thread: pthread_t? = locked {
             stopping = true
-            pthread_cond_broadcast(condition)
+            lock.broadcast()
             return self.thread
         }
         if let thread { pthread_join(thread, nil) }
@@ -113,7 +93,7 @@ final class KernelDropThread: @unchecked Sendable {
     func enqueue(_ requests: [KernelDropRequest]) {
         locked {
             queue += requests
-            pthread_cond_broadcast(condition)
+            lock.broadcast()
         }
     }
 
@@ -126,7 +106,7 @@ final class KernelDropThread: @unchecked Sendable {
     func enqueueBackingClose(_ id: Int32) {
         locked {
             backingCloses.append(id)
-            pthread_cond_broadcast(condition)
+            lock.broadcast()
         }
     }
 
@@ -139,7 +119,7 @@ final class KernelDropThread: @unchecked Sendable {
         locked {
             if !overLimit {
                 overLimit = true
-                pthread_cond_broadcast(condition)
+                lock.broadcast()
             }
         }
     }
@@ -157,7 +137,7 @@ final class KernelDropThread: @unchecked Sendable {
         while true {
             let taken: ([KernelDropRequest], [Int32], OpaquePointer?)? = locked {
                 if queue.isEmpty && backingCloses.isEmpty && !stopping && !(overLimit && !backingOff) {
-                    wait(milliseconds: delay)
+                    lock.wait(milliseconds: delay)
                 }
                 if stopping { return nil }
                 let batch = queue, closes = backingCloses
@@ -186,15 +166,6 @@ final class KernelDropThread: @unchecked Sendable {
             backingOff = true
             delay = requested > 0 ? 100 : 1000
         }
-    }
-
-    private func wait(milliseconds: Int) {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let nanoseconds = deadline.tv_nsec + milliseconds % 1000 * 1_000_000
-        deadline.tv_sec += milliseconds / 1000 + nanoseconds / 1_000_000_000
-        deadline.tv_nsec = nanoseconds % 1_000_000_000
-        pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
     private func send(_ batch: [KernelDropRequest], session: OpaquePointer) {

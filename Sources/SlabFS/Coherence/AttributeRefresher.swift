@@ -28,9 +28,8 @@ import Glibc
 /// its own. A node evicted, reused, open in passthrough (every lookup reads
 /// it then) or fresh again by the time its turn comes is skipped.
 final class AttributeRefresher: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Under `mutex`:
+    private let lock = ConditionLock()
+    // Under `lock`:
     private var queue = Deque<NodeID>()
     private var queued: Set<NodeID> = []
     private var stopping = false
@@ -51,24 +50,9 @@ final class AttributeRefresher: @unchecked Sendable {
 
     init(coherence: Coherence) {
         self.coherence = coherence
-        mutex.initialize(to: pthread_mutex_t())
-        condition.initialize(to: pthread_cond_t())
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
     }
 
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    private func locked<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func locked<R>(_ body: () -> R) -> R { lock.locked(body) }
 
     func start() {
         switch startBackgroundThread({ self.run() }) {
@@ -80,7 +64,7 @@ final class AttributeRefresher: @unchecked Sendable {
     func stop() {
         let thread: pthread_t? = locked {
             stopping = true
-            pthread_cond_broadcast(condition)
+            lock.broadcast()
             return self.thread
         }
         if let thread { pthread_join(thread, nil) }
@@ -99,17 +83,20 @@ final class AttributeRefresher: @unchecked Sendable {
             }
             handedOver.append(node)
         }
-        guard !handedOver.isEmpty, pthread_mutex_trylock(mutex) == 0 else { return }
-        var dropped = 0
-        for node in handedOver {
-            guard queue.count < Self.queueLimit else {
-                dropped += 1
-                continue
+        guard !handedOver.isEmpty else { return }
+        let dropped: Int? = lock.lockedIfFree {
+            var dropped = 0
+            for node in handedOver {
+                guard queue.count < Self.queueLimit else {
+                    dropped += 1
+                    continue
+                }
+                if queued.insert(node).inserted { queue.append(node) }
             }
-            if queued.insert(node).inserted { queue.append(node) }
+            lock.broadcast()
+            return dropped
         }
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
+        guard let dropped else { return }
         handedOver.removeAll(keepingCapacity: true)
         if dropped > 0 { coherence.refreshesDropped.add(dropped, ordering: .relaxed) }
     }
@@ -125,7 +112,7 @@ final class AttributeRefresher: @unchecked Sendable {
         }
         while true {
             let batch: [NodeID]? = locked {
-                while queue.isEmpty && !stopping { pthread_cond_wait(condition, mutex) }
+                while queue.isEmpty && !stopping { lock.wait() }
                 if stopping { return nil }
                 // Small batches: a node queued again while its turn is near
                 // is read once.
