@@ -47,6 +47,8 @@ final class AttributeRefresher: @unchecked Sendable {
     /// holding on to).
     static let queueLimit = 65_536
     static let attemptsPerNode = 3
+    /// Nodes' room kept between bursts (a few tens of KB at most).
+    static let keptCapacity = 1024
 
     init(coherence: Coherence) {
         self.coherence = coherence
@@ -97,7 +99,7 @@ final class AttributeRefresher: @unchecked Sendable {
             return dropped
         }
         guard let dropped else { return }
-        handedOver.removeAll(keepingCapacity: true)
+        handedOver.removeAll(keepingCapacity: handedOver.count <= Self.keptCapacity)
         if dropped > 0 { coherence.refreshesDropped.add(dropped, ordering: .relaxed) }
     }
 
@@ -120,6 +122,11 @@ final class AttributeRefresher: @unchecked Sendable {
                 let batch = Array(queue.prefix(count))
                 queue.removeFirst(count)
                 for node in batch { queued.remove(node) }
+                // A burst's room goes back once it is worked off.
+                if queue.isEmpty && queued.capacity > Self.keptCapacity {
+                    queue = Deque()
+                    queued = []
+                }
                 return batch
             }
             guard let batch, let refresh else { return }
