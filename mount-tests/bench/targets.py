@@ -34,11 +34,12 @@ def add_coherence_checks(ts, add):
     mine_io, theirs_io = s.get("io") or {}, t.get("io") or {}
     rows += [(label, (mine_io.get(k) or {}).get("value") or 0, (theirs_io.get(k) or {}).get("value") or 0)
              for k, label, _ in fio_rows.ROWS if (theirs_io.get(k) or {}).get("value")]
-    below = [f"{label} {mine / theirs:.2f}x" for label, mine, theirs in rows if theirs and mine < theirs]
+    ratios = [(mine / theirs, label) for label, mine, theirs in rows if theirs]
+    below = [f"{label} {ratio:.2f}x" for ratio, label in ratios if ratio < 1]
+    lowest = min(ratios, default=None)
     add("no row below the slabfs --coherence timeouts column", not below,
         ("below: " + "; ".join(below)) if below else
-        "lowest: " + min((f"{label} {mine / theirs:.2f}x" for label, mine, theirs in rows if theirs),
-                         key=lambda x: float(x.rsplit(" ", 1)[1][:-1]), default="none"))
+        (f"lowest: {lowest[1]} {lowest[0]:.2f}x" if lowest else "no rows to compare"))
 
 
 def add_request_cost_checks(ts, n, add):
