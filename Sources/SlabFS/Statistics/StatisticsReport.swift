@@ -33,6 +33,16 @@ public enum StatisticsReport {
             lines.append(" Requests: queued \(loop.queued), caught polling \(loop.caughtPolling), after sleep \(loop.afterSleep), yields \(loop.yields); "
                 + "polls up to \(loop.pollWindowMicroseconds) us now")
         }
+        if let coherence = stats.coherence {
+            lines.append(" Coherence: \(coherence.mode)\(coherence.reason.map { " (\($0))" } ?? ""); events \(coherence.events) "
+                + "(own \(coherence.ownEvents)), invalidated \(coherence.namesInvalidated) names and \(coherence.nodesInvalidated) nodes, "
+                + "kernel told \(coherence.kernelNotifications) times, overflows \(coherence.overflows); "
+                + "attributes refreshed \(coherence.attributesRefreshed)")
+        }
+        if let passthrough = stats.passthrough {
+            lines.append(" Passthrough: \(passthrough.mode)\(passthrough.reason.map { " (\($0))" } ?? ""); open inodes \(passthrough.openInodes), "
+                + "registrations \(passthrough.registrations), idle \(passthrough.idleRegistrations ?? 0), reuses \(passthrough.reuses ?? 0)")
+        }
         lines += [
             "",
             "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME",
