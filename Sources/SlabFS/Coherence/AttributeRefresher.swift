@@ -25,8 +25,9 @@ import Glibc
 /// Correctness does not depend on it: what is read is stored with the
 /// attribute stamp taken before the read, so an invalidation that came
 /// meanwhile leaves it stale, and a change after the read makes an event of
-/// its own. A node evicted, reused, open in passthrough (every lookup reads
-/// it then) or fresh again by the time its turn comes is skipped.
+/// its own. A node evicted, open in passthrough (every lookup reads it
+/// then) or fresh again by the time its turn comes is skipped; a node id
+/// reused meanwhile is read as the file it now names, by its own handle.
 final class AttributeRefresher: @unchecked Sendable {
     private let lock = ConditionLock()
     // Under `lock`:
@@ -35,7 +36,7 @@ final class AttributeRefresher: @unchecked Sendable {
     private var stopping = false
     private var thread: pthread_t?
     /// The watcher's thread only: nodes not yet in `queue`.
-    private var handedOver: [NodeID] = []
+    private var awaitingHandOver: [NodeID] = []
 
     /// Reads the node's attributes again if it still needs it. Set once,
     /// before `start`.
@@ -76,19 +77,19 @@ final class AttributeRefresher: @unchecked Sendable {
     /// Queues nodes whose attributes were just marked stale. One thread
     /// only (the event watcher's): never waits for the refresher, which
     /// may hold the lock at a low priority; what it cannot hand over now
-    /// waits in `handedOver` for its next call.
+    /// waits in `awaitingHandOver` for its next call.
     func enqueue<Nodes: Sequence>(_ nodes: Nodes) where Nodes.Element == NodeID {
         for node in nodes {
-            guard handedOver.count < Self.queueLimit else {
+            guard awaitingHandOver.count < Self.queueLimit else {
                 coherence.refreshesDropped.add(1, ordering: .relaxed)
                 continue
             }
-            handedOver.append(node)
+            awaitingHandOver.append(node)
         }
-        guard !handedOver.isEmpty else { return }
+        guard !awaitingHandOver.isEmpty else { return }
         let dropped: Int? = lock.lockedIfFree {
             var dropped = 0
-            for node in handedOver {
+            for node in awaitingHandOver {
                 guard queue.count < Self.queueLimit else {
                     dropped += 1
                     continue
@@ -99,13 +100,13 @@ final class AttributeRefresher: @unchecked Sendable {
             return dropped
         }
         guard let dropped else { return }
-        handedOver.removeAll(keepingCapacity: handedOver.count <= Self.keptCapacity)
+        awaitingHandOver.removeAll(keepingCapacity: awaitingHandOver.count <= Self.keptCapacity)
         if dropped > 0 { coherence.refreshesDropped.add(dropped, ordering: .relaxed) }
     }
 
     /// The watcher's thread only: whether nodes wait to be handed over
     /// (then it calls `enqueue` again soon, with none of its own).
-    var isHoldingNodes: Bool { !handedOver.isEmpty }
+    var isHoldingNodes: Bool { !awaitingHandOver.isEmpty }
 
     fileprivate func run() {
         if linux_set_thread_nice(19) != 0 {
