@@ -70,7 +70,7 @@ struct MountCommand: ParsableCommand {
     var pollMicroseconds: String?
 
     @Option(name: .customLong("cache-size"), parsing: .unconditional,
-            help: ArgumentHelp("Memory budget of the dentry and inode cache (default 64M). As -o cache_size=SIZE.", valueName: "size"))
+            help: ArgumentHelp("Memory budget of the dentry and inode cache (default: a 64th of the memory the daemon may use, at least 64M). As -o cache_size=SIZE.", valueName: "size"))
     var cacheSize: String?
 
     @Option(name: .customLong("eviction"), parsing: .unconditional,

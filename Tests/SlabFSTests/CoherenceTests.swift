@@ -95,7 +95,7 @@ import Testing
         let plain = try parseMount(scratch.arguments()).applyingCoherenceDefaults(eventsActive: true)
         #expect(plain.coherence == .auto)
         #expect(plain.entryTimeoutSeconds == 3600 && plain.attrTimeoutSeconds == 3600 && plain.cacheTimeoutSeconds == 3600)
-        #expect(plain.kernelCacheLimit == (64 << 20) / 2 / 144)
+        #expect(plain.kernelCacheLimit == MountConfiguration.defaultCacheSizeBytes / 2 / 144)
         let given = try parseMount(scratch.arguments("entry_timeout=2,kernel_cache_limit=0,coherence=events"))
             .applyingCoherenceDefaults(eventsActive: true)
         #expect(given.coherence == .events && given.entryTimeoutSeconds == 2 && given.kernelCacheLimit == 0)

@@ -1,3 +1,4 @@
+import DCache
 import Testing
 @testable import SlabFS
 
@@ -7,7 +8,7 @@ import Testing
     func defaults() throws {
         let scratch = try OptionsScratch()
         let configuration = try parseMount(scratch.arguments())
-        #expect(configuration.cacheSizeBytes == 64 << 20)
+        #expect(configuration.cacheSizeBytes == MountConfiguration.defaultCacheSize(memoryBytes: MemoryLimit.bytes()))
         #expect(configuration.eviction == .page)
         #expect(configuration.migrate)
         #expect(configuration.pageSizeBytes == 4096)
@@ -29,6 +30,16 @@ import Testing
         ("64K", 65_536), ("64k", 65_536), ("64M", 67_108_864), ("3m", 3_145_728),
         ("1G", 1_073_741_824), ("2g", 2_147_483_648), ("1048576", 1_048_576), ("1024G", 1_099_511_627_776),
     ]
+
+    @Test("the default cache size is a 64th of the memory the daemon may use, in whole MiB, at least 64 MiB")
+    func defaultCacheSizeFollowsMemory() {
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: 1 << 30) == 64 << 20)
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: 8 << 30) == 128 << 20)
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: 24 << 30) == 384 << 20)
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: (24 << 30) + 12_345) == 384 << 20)
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: (16 << 30) + (100 << 20)) == 257 << 20)
+        #expect(MountConfiguration.defaultCacheSize(memoryBytes: 0) == 64 << 20)
+    }
 
     @Test("cache_size accepts K, M and G suffixes, either case, and plain bytes", arguments: sizeSpellings)
     func cacheSizeSuffixes(text: String, bytes: Int) throws {

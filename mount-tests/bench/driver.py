@@ -60,7 +60,7 @@ from daemons import (FUSE_TARGETS, OPTIONAL_TARGETS, SLABFS_VARIANTS, Daemon, In
                      daemon_argv, fuse_targets, log, optional_targets, slabfs_has_option)
 from environment import OPTIONS_NOTE, environment  # noqa: E402
 from report import table_reclaim, table_round  # noqa: E402
-from targets import targets_check  # noqa: E402
+from targets import large_round_checks, targets_check  # noqa: E402
 from workloads import zipf_sequence  # noqa: E402
 
 PARTS = ["main", "large", "reclaim", "pressure", "freshness"]
@@ -359,6 +359,8 @@ Environment: SLABFS_BIN (skip the build), KEEP_LOGS=1, BENCH_DIR, PYTHON.""")
     if status == 0:
         if "main" not in a.skip and a.rm_files > 0:
             checks += rmreader.checks(result.get("rm_reader"))
+        if result.get("large"):
+            checks += large_round_checks(result.get("main"), result["large"])
         if "reclaim" not in a.skip:
             checks += rl.checks(result.get("reclaim"), a.files)
         if "pressure" not in a.skip:

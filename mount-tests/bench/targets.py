@@ -18,6 +18,8 @@ WARM_STAT_TARGET = 0.9
 # (the requests that reach the daemon), against native and passthrough_hp.
 DAEMON_CPU_TARGET_US = 45
 NATIVE_RATIO_TARGET = 0.3
+# The large round's cold stat against the main round's.
+LARGE_FACTOR = 1.25
 
 
 def add_coherence_checks(ts, add):
@@ -75,6 +77,46 @@ def add_request_cost_checks(ts, n, add):
             f"{ratio:.2f}x native; {mine_us:.1f} us per file"
             + (f" vs floor {floor:.1f} us ({per_file:.2f} requests answered per file x {trip:.1f} us per empty "
                f"round trip): {mine_us / floor:.2f}x" if floor else "; no floor measured"))
+
+
+def large_round_checks(main, large):
+    """The large round against the main one: a cold lookup's cost stays flat
+    as the tree grows (per operation within LARGE_FACTOR of the main round's,
+    or, where native's own cold stat gets dearer with the tree, slabfs's
+    ratio to native within LARGE_FACTOR of its main-round ratio); memory per
+    cached inode and descriptors as in the main round."""
+    checks = []
+
+    def add(name, ok, detail, result=None):
+        checks.append({"target": name, "result": result or ("PASS" if ok else "MISS"), "detail": detail})
+
+    s, nat = large["targets"].get("slabfs", {}), large["targets"].get("native", {})
+    n = large["n"]
+    if "median_s" not in s:
+        add("large round", False, "no slabfs result")
+        return checks
+    name = (f"large round ({n} files): cold stat per operation within {LARGE_FACTOR:g}x of the main round's, "
+            f"or its ratio to native within {LARGE_FACTOR:g}x of the main round's")
+    ms = ((main or {}).get("targets") or {}).get("slabfs", {})
+    if "median_s" in ms:
+        mine_us, main_us = 1e6 * s["median_s"]["stat_cold"] / n, 1e6 * ms["median_s"]["stat_cold"] / main["n"]
+        ratio, main_ratio = (s.get("ratio") or {}).get("stat_cold"), (ms.get("ratio") or {}).get("stat_cold")
+        flat = mine_us <= LARGE_FACTOR * main_us
+        keeps_ratio = ratio is not None and main_ratio is not None and ratio * LARGE_FACTOR >= main_ratio
+        add(name, flat or keeps_ratio,
+            f"{mine_us:.1f} us per cold stat vs {main_us:.1f} us at {main['n']} files ({mine_us / main_us:.2f}x); "
+            f"ratio to native {ratio if ratio is None else round(ratio, 2)} vs "
+            f"{main_ratio if main_ratio is None else round(main_ratio, 2)}")
+    else:
+        add(name, False, f"no main round in this run to compare with; {1e6 * s['median_s']['stat_cold'] / n:.1f} us "
+            f"per cold stat, {(s.get('ratio') or {}).get('stat_cold', float('nan')):.2f}x native", result="INFO")
+    if s.get("rss_per_inode") is not None:
+        add(f"large round ({n} files): daemon memory per cached inode <= 192 B", s["rss_per_inode"] <= 192,
+            f"{s['rss_per_inode']:.0f} B per inode (RSS delta / files)")
+    if s.get("fds_after_stat") is not None:
+        add(f"large round ({n} files): fewer than 100 descriptors", s["fds_after_stat"] < 100,
+            f"{s['fds_after_stat']:.0f} after caching {n} files")
+    return checks
 
 
 def targets_check(main, rec, skip=()):

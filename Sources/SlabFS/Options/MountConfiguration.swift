@@ -1,3 +1,5 @@
+import DCache
+
 /// Everything a slabfs mount is started with: the two paths, how the FUSE loop
 /// runs, the cache's tuning, and the options handed on to libfuse.
 ///
@@ -148,8 +150,23 @@ public struct MountConfiguration: Sendable, Equatable {
 
     // MARK: Defaults
 
-    /// Default cache budget: 64 MiB, room for a few hundred thousand dentries and inodes.
-    public static let defaultCacheSizeBytes = 64 << 20
+    /// Default cache budget: a 64th of the memory the daemon may use
+    /// (`MemoryLimit`: the machine's, or its memory cgroup's limit), at
+    /// least 64 MiB. A budget is a ceiling, not an allocation: pages are
+    /// taken as entries come and given back under pressure, as the kernel's
+    /// own dentry and inode caches, which no size bounds, do. A fixed 64 MiB
+    /// held about 400,000 files, and a tree of a million was looked up again
+    /// by name on every pass (README, the large round); a 64th of 24 GiB,
+    /// 384 MiB, holds about 2.7 million at 144 B a file.
+    public static let defaultCacheSizeBytes = defaultCacheSize(memoryBytes: MemoryLimit.bytes())
+    /// The smallest default budget, on small machines and in tight cgroups.
+    public static let minimumDefaultCacheSizeBytes = 64 << 20
+
+    /// The default budget for a daemon that may use `memoryBytes`: a 64th
+    /// of it in whole MiB, at least `minimumDefaultCacheSizeBytes`.
+    public static func defaultCacheSize(memoryBytes: Int) -> Int {
+        max(minimumDefaultCacheSizeBytes, (memoryBytes / 64) / (1 << 20) * (1 << 20))
+    }
     /// The default slab size: one 4 KiB page, like the kernel's small slabs.
     public static let defaultPageSizeBytes = 4096
     /// The smallest slab: one base page.
@@ -238,8 +255,9 @@ public struct MountConfiguration: Sendable, Equatable {
     /// it let go, whatever the timeouts, and each pins one of our inodes and
     /// its dentry (144 bytes of slab). Held inodes may fill at most half the
     /// cache budget, so that reclaim can always meet the budget from the
-    /// other half: 233,016 for the default 64 MiB (about 560 MB of the
-    /// kernel's own memory at 2.4 KB each, which its shrinkers reclaim).
+    /// other half: 233,016 for 64 MiB, 1,398,101 for 384 MiB (the default
+    /// with 24 GiB; about 3.4 GB of the kernel's own memory at 2.4 KB each,
+    /// which its shrinkers reclaim, as they do a native tree's).
     public static func eventKernelCacheLimit(cacheSizeBytes: Int) -> Int {
         max(1024, cacheSizeBytes / 2 / 144)
     }
