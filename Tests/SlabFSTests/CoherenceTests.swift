@@ -63,6 +63,22 @@ import Testing
         #expect(events[2].isOverflow && events[2].object == nil)
     }
 
+    @Test("the daemon's own events keep their mask and pid only; the others parse as before")
+    func skipsOwnRecords() {
+        let fsid: (Int32, Int32) = (3, 4)
+        let records = [Self.record(kind: Int32(FAN_EVENT_INFO_TYPE_DFID_NAME), fsid: fsid, handle: Self.directory, name: "f"),
+                       Self.record(kind: Int32(FAN_EVENT_INFO_TYPE_FID), fsid: fsid, handle: Self.file)]
+        let bytes = Self.event(mask: UInt64(FAN_CREATE), pid: 99, records: records)
+            + Self.event(mask: UInt64(FAN_CLOSE_WRITE), pid: 7, records: records)
+        let events = bytes.withUnsafeBytes { BackingEvent.parse($0, skippedProcess: 99) }
+        #expect(events.count == 2)
+        guard events.count == 2 else { return }
+        #expect(events[0].pid == 99 && events[0].changesEntry)
+        #expect(events[0].directory == nil && events[0].object == nil && events[0].name == nil && events[0].fileSystem == nil)
+        #expect(events[1].pid == 7 && events[1].object == Self.file && events[1].directory == Self.directory)
+        #expect(events[1].entryName == Array("f".utf8))
+    }
+
     @Test("a truncated buffer or a record longer than its event ends the parse, never reads past it")
     func refusesMalformed() {
         let good = Self.event(mask: UInt64(FAN_MODIFY), pid: 1, records: [

@@ -66,8 +66,11 @@ extension BackingEvent {
 
     /// The events in a buffer `read(2)` filled. A record that does not fit
     /// its event, or an event that does not fit the buffer, ends the parse:
-    /// the kernel never writes one, and guessing would be worse.
-    static func parse(_ buffer: UnsafeRawBufferPointer) -> [BackingEvent] {
+    /// the kernel never writes one, and guessing would be worse. Events of
+    /// `skippedProcess` keep only their mask and pid: the watcher skips the
+    /// daemon's own, most events while files are made through the mount,
+    /// and copying out their handles and names would be wasted.
+    static func parse(_ buffer: UnsafeRawBufferPointer, skippedProcess: Int32? = nil) -> [BackingEvent] {
         var events: [BackingEvent] = []
         var offset = 0
         while buffer.count - offset >= metadataSize {
@@ -77,7 +80,7 @@ extension BackingEvent {
                   offset + length <= buffer.count else { break }
             var event = BackingEvent(mask: buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
                                      pid: buffer.loadUnaligned(fromByteOffset: offset + 20, as: Int32.self))
-            var info = offset + metadataLength
+            var info = event.pid == skippedProcess ? offset + length : offset + metadataLength
             while offset + length - info >= infoHeaderSize {
                 let kind = Int32(buffer[info])
                 let recordLength = Int(buffer.loadUnaligned(fromByteOffset: info + 2, as: UInt16.self))

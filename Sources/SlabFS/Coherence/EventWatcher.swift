@@ -140,7 +140,9 @@ final class EventWatcher: @unchecked Sendable {
             while true {
                 let count = read(watch.descriptor, buffer.baseAddress, bufferSize)
                 if count > 0 {
-                    lostEvents = handle(BackingEvent.parse(UnsafeRawBufferPointer(rebasing: buffer[..<count])),
+                    let events = BackingEvent.parse(UnsafeRawBufferPointer(rebasing: buffer[..<count]),
+                                                    skippedProcess: ownProcess)
+                    lostEvents = handle(events,
                                         afterLoss: lostEvents)
                     continue
                 }
